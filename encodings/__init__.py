@@ -1,0 +1,1 @@
+"""Built-in architecture encodings, one module per encoding (registered through entry points)."""

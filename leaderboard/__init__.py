@@ -1,0 +1,1 @@
+"""Leaderboards: aggregation over seeds, statistics, rendering and plots of run stores."""

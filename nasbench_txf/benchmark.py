@@ -1,0 +1,61 @@
+"""Benchmarks: the ground truth (live training) or stored/predicted versions of it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from nasbench_txf.arch import Arch
+from nasbench_txf.errors import UnknownNameError
+from nasbench_txf.plugin import Plugin
+from nasbench_txf.result import Metric, Result
+from nasbench_txf.space import Space
+
+
+class Benchmark(Plugin, ABC):
+    """Evaluates archs of one space on one task.
+
+    ``metrics[0]`` is the objective single-objective strategies optimise; the others (params,
+    FLOPs, latency, ...) are recorded and available to multi-objective strategies.
+    :meth:`evaluate` must be deterministic in ``(arch, seed)`` where the benchmark can be
+    (tabular and surrogate benchmarks always are).
+    """
+
+    #: task names this benchmark answers for; ``None`` accepts any (checked by the benchmark)
+    tasks: ClassVar[tuple[str, ...] | None] = None
+    default_task: ClassVar[str | None] = None
+
+    def __init__(self, space: Space, *, task: str | None = None, options: Any = None) -> None:
+        self.space = space
+        self.options = options if options is not None else self.make_options()
+        self.task = self.check_task(task if task is not None else self.default_task)
+
+    @classmethod
+    def check_task(cls, task: str | None) -> str | None:
+        if cls.tasks is not None and task not in cls.tasks:
+            raise UnknownNameError(
+                f"benchmark {cls.name} has no task {task!r}; tasks: {', '.join(cls.tasks)}"
+            )
+        return task
+
+    @classmethod
+    def unsupported(cls, space: Space) -> str | None:
+        """Why this benchmark cannot evaluate archs of ``space``, or ``None``."""
+        return None
+
+    @property
+    @abstractmethod
+    def metrics(self) -> tuple[Metric, ...]:
+        """What :meth:`evaluate` reports; the first is the objective."""
+
+    @property
+    def objective(self) -> Metric:
+        return self.metrics[0]
+
+    def search_space(self) -> Space:
+        """The space strategies search (a tabular benchmark narrows it to its rows)."""
+        return self.space
+
+    @abstractmethod
+    def evaluate(self, arch: Arch, seed: int) -> Result:
+        """Evaluate one arch; failures are returned as ``Result.failed``, not raised."""

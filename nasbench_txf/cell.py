@@ -1,0 +1,121 @@
+"""A cell: one (space, benchmark, task, strategy, encoding, seed) combination, ready to run."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nasbench_txf.arch import canonical_json
+from nasbench_txf.benchmark import Benchmark
+from nasbench_txf.encoding import Encoding
+from nasbench_txf.errors import IncompatibleError
+from nasbench_txf.options import options_dict
+from nasbench_txf.registry import get_benchmark, get_encoding, get_space, get_strategy, registry
+from nasbench_txf.space import Space
+from nasbench_txf.strategy import Strategy
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """What the user asked for, with plugin options as given (strings or typed values)."""
+
+    space: str
+    strategy: str
+    benchmark: str
+    seed: int
+    encoding: str | None = None
+    task: str | None = None
+    space_options: Mapping[str, Any] = field(default_factory=dict)
+    strategy_options: Mapping[str, Any] = field(default_factory=dict)
+    encoding_options: Mapping[str, Any] = field(default_factory=dict)
+    benchmark_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def incompatibility(
+    strategy: type[Strategy],
+    space: Space,
+    encoding: type[Encoding] | None,
+    benchmark: Benchmark,
+) -> str | None:
+    """Why this combination cannot work, or ``None`` when it can."""
+    needs = strategy.requires
+    if needs.encoding and encoding is None:
+        names = ", ".join(registry("encodings").names()) or "none registered"
+        return f"strategy {strategy.name} models performance and needs --encoding (one of: {names})"
+    if not needs.encoding and encoding is not None:
+        return (f"strategy {strategy.name} does not use an encoding; "
+                f"drop --encoding {encoding.name}")
+    if needs.enumerable_space and not space.enumerable:
+        return (f"strategy {strategy.name} needs an enumerable space; {space.name} has "
+                f"{space.cardinality():,} cards (limit {space.enumeration_limit:,})")
+    if needs.supernet and not space.supernet:
+        return f"strategy {strategy.name} needs a super-network space; {space.name} is not one"
+    if needs.multi_objective and len(benchmark.metrics) < 2:
+        return (f"strategy {strategy.name} optimises several objectives; benchmark "
+                f"{benchmark.name} reports only {benchmark.objective.name}")
+    if encoding is not None and (reason := encoding.unsupported(space)):
+        return f"encoding {encoding.name} cannot encode space {space.name}: {reason}"
+    return None
+
+
+@dataclass
+class Cell:
+    """Instantiated plugins of one cell and the normalised key that identifies it."""
+
+    key: dict[str, Any]
+    space: Space
+    benchmark: Benchmark
+    encoding: Encoding | None
+    strategy: Strategy
+
+    @property
+    def id(self) -> str:
+        return cell_id(self.key)
+
+    @property
+    def seed(self) -> int:
+        return int(self.key["seed"])
+
+
+def cell_id(key: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(key).encode()).hexdigest()[:16]
+
+
+def open_cell(spec: CellSpec) -> Cell:
+    """Load and configure every plugin of ``spec``; refuse a bad combination before running."""
+    space_cls = get_space(spec.space)
+    space = space_cls(space_cls.make_options(dict(spec.space_options)))
+    bench_cls = get_benchmark(spec.benchmark)
+    if reason := bench_cls.unsupported(space):
+        raise IncompatibleError(f"benchmark {bench_cls.name} cannot evaluate space {space.name}: {reason}")
+    benchmark = bench_cls(space, task=spec.task, options=bench_cls.make_options(dict(spec.benchmark_options)))
+    search_space = benchmark.search_space()
+    strategy_cls = get_strategy(spec.strategy)
+    encoding_cls = get_encoding(spec.encoding) if spec.encoding else None
+    if reason := incompatibility(strategy_cls, search_space, encoding_cls, benchmark):
+        raise IncompatibleError(reason)
+    encoding = None
+    if encoding_cls is not None:
+        encoding = encoding_cls(search_space, encoding_cls.make_options(dict(spec.encoding_options)))
+        encoding.fit()
+    elif spec.encoding_options:
+        raise IncompatibleError("--encoding-opt given without --encoding")
+    strategy = strategy_cls(
+        search_space,
+        objective=benchmark.objective,
+        metrics=benchmark.metrics,
+        seed=spec.seed,
+        encoding=encoding,
+        options=strategy_cls.make_options(dict(spec.strategy_options)),
+    )
+    key = {
+        "space": space.key(),
+        "benchmark": {"name": benchmark.name, "task": benchmark.task,
+                      "options": options_dict(benchmark.options)},
+        "strategy": {"name": strategy.name, "options": options_dict(strategy.options)},
+        "encoding": encoding.key() if encoding is not None else None,
+        "seed": spec.seed,
+    }
+    return Cell(key, space, benchmark, encoding, strategy)

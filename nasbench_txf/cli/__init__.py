@@ -1,0 +1,42 @@
+"""The ``nasbench-txf`` command line: one module per sub-command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from nasbench_txf import __version__
+from nasbench_txf.cli import list_cmd, run_cmd
+from nasbench_txf.errors import UserError
+
+COMMANDS = (list_cmd, run_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nasbench-txf",
+        description="Benchmark and compare neural architecture search over transformer encoders.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; problems with the request are one line on stderr and exit code 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except UserError as exc:
+        print(f"nasbench-txf: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nasbench-txf: interrupted; finished trials are in the store", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Argument helpers shared by sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from typing import Any
+
+from nasbench_txf.options import split_pairs
+
+PLUGIN_KINDS = ("space", "strategy", "encoding", "benchmark")
+
+
+def add_plugin_options(parser: argparse.ArgumentParser, kinds: tuple[str, ...] = PLUGIN_KINDS) -> None:
+    """``--space-opt KEY=VALUE`` and friends, repeatable."""
+    for kind in kinds:
+        parser.add_argument(
+            f"--{kind}-opt", action="append", default=[], metavar="KEY=VALUE",
+            help=f"option passed to the {kind} plugin (repeatable)",
+        )
+
+
+def plugin_options(args: argparse.Namespace, kind: str) -> dict[str, str]:
+    return split_pairs(getattr(args, f"{kind}_opt"), f"--{kind}-opt")
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")
+
+
+def command_line() -> str:
+    return shlex.join(["nasbench-txf", *sys.argv[1:]])

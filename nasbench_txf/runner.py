@@ -1,0 +1,234 @@
+"""Run cells: ask, evaluate, store, tell; resume by replaying the store.
+
+A killed run resumes without re-evaluating anything: a fresh strategy with the same seed is
+fed the stored trials in order (it must ask for the same archs, which the determinism rule
+guarantees), then the run goes on from the first trial that is not in the store.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from nasbench_txf.arch import Arch, canonical_json
+from nasbench_txf.cell import Cell, CellSpec, open_cell
+from nasbench_txf.errors import StoreError, UserError
+from nasbench_txf.result import Result
+from nasbench_txf.store import Store, TrialRow, now
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a cell stops: after ``queries`` trials and/or ``seconds`` of simulated time.
+
+    Simulated time is the sum of the benchmark's cost per trial (real for live training,
+    recorded or predicted otherwise); it is deterministic for tabular and surrogate
+    benchmarks, so a seconds budget keeps runs reproducible.
+    """
+
+    queries: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.queries is None and self.seconds is None:
+            raise UserError("a budget needs a number of queries, simulated seconds, or both")
+        if self.queries is not None and self.queries < 1:
+            raise UserError(f"--budget must be at least 1 query, got {self.queries}")
+        if self.seconds is not None and self.seconds <= 0:
+            raise UserError(f"--budget-seconds must be positive, got {self.seconds}")
+
+    def exhausted(self, trials: int, simulated_seconds: float) -> bool:
+        return (self.queries is not None and trials >= self.queries) or (
+            self.seconds is not None and simulated_seconds >= self.seconds
+        )
+
+
+@dataclass(frozen=True)
+class CellSummary:
+    """What a finished cell found."""
+
+    cell_id: str
+    seed: int
+    trials: int
+    failed: int
+    objective: str
+    maximize: bool
+    best_value: float | None
+    best_card: dict[str, Any] | None
+    best_arch_id: str | None
+    simulated_seconds: float
+
+
+def evaluation_seed(cell_seed: int, trial: int) -> int:
+    """Seed of one evaluation: fixed by the cell's seed and the trial number."""
+    return int(np.random.SeedSequence([cell_seed, trial]).generate_state(1)[0])
+
+
+def _result_of(row: TrialRow) -> Result:
+    return Result(row.metrics, row.cost_seconds, row.status, row.reason, row.info)  # type: ignore[arg-type]
+
+
+def _evaluate(cell: Cell, arch: Arch, seed: int) -> Result:
+    """Evaluate, turning a crash of the benchmark into a failed trial (user errors abort)."""
+    try:
+        return cell.benchmark.evaluate(arch, seed)
+    except UserError:
+        raise
+    except Exception as exc:  # recorded with its reason; the run goes on
+        return Result.failed(f"{type(exc).__name__}: {exc}")
+
+
+def _replay(cell: Cell, rows: list[TrialRow]) -> None:
+    for row in rows:
+        (arch,) = cell.strategy.ask(1)
+        if arch.id != row.arch_id:
+            raise StoreError(
+                f"cannot resume cell {cell.id}: at trial {row.trial} the strategy asks for "
+                f"{arch.canonical} but the store has {row.card}; the strategy is not "
+                "deterministic for its seed, or its code changed since the run started"
+            )
+        cell.strategy.tell(arch, _result_of(row))
+
+
+def _summary(cell: Cell, rows: list[TrialRow]) -> CellSummary:
+    objective = cell.benchmark.objective
+    best: TrialRow | None = None
+    best_value: float | None = None
+    for row in rows:
+        value = _result_of(row).value(objective.name)
+        if value is None:
+            continue
+        if best_value is None or (value > best_value if objective.maximize else value < best_value):
+            best, best_value = row, value
+    return CellSummary(
+        cell_id=cell.id, seed=cell.seed, trials=len(rows),
+        failed=sum(r.status != "ok" for r in rows), objective=objective.name,
+        maximize=objective.maximize,
+        best_value=best_value, best_card=best.card if best else None,
+        best_arch_id=best.arch_id if best else None,
+        simulated_seconds=sum(r.cost_seconds for r in rows),
+    )
+
+
+def describe_difference(store: Store, key: dict[str, Any]) -> str:
+    """A message naming what differs between ``key`` and the cells already in the store."""
+    cells = store.cells()
+    if not cells:
+        return f"{store.path} holds no runs: nothing to resume"
+    parts = []
+    for field in ("space", "benchmark", "strategy", "encoding", "seed"):
+        stored = sorted({canonical_json(c.key.get(field)) for c in cells})
+        if (mine := canonical_json(key.get(field))) not in stored:
+            parts.append(f"{field}: command has {mine}, store has {' or '.join(stored)}")
+    detail = "; ".join(parts) if parts else "the combination of keys differs"
+    return f"{store.path} holds no run with this command's keys ({detail})"
+
+
+def run_cell(
+    spec: CellSpec,
+    store_path: str | Path,
+    budget: Budget,
+    *,
+    resume: bool = False,
+    command: str | None = None,
+    on_trial: Callable[[int], None] | None = None,
+) -> CellSummary:
+    """Run (or resume) one cell to its budget, storing every trial as it finishes."""
+    cell = open_cell(spec)
+    with Store.open(store_path) as store:
+        stored = store.cell(cell.id)
+        rows = store.trials(cell.id) if stored else []
+        if resume and not rows:
+            if stored:
+                raise StoreError(f"{store.path}: this run has no finished trial to resume from")
+            raise StoreError(describe_difference(store, cell.key))
+        if not resume and rows:
+            raise StoreError(
+                f"{store.path} already has {len(rows)} trials of this run; add --resume to "
+                "continue it, or give another --store"
+            )
+        objective = cell.benchmark.objective
+        store.add_cell(cell.id, cell.key, objective.name, objective.maximize, command)
+        _replay(cell, rows)
+        if on_trial is not None and rows:
+            on_trial(len(rows))
+        simulated = sum(r.cost_seconds for r in rows)
+        trial = len(rows)
+        tell_seconds = 0.0  # time spent in tell is overhead before the next trial can start
+        while not budget.exhausted(trial, simulated):
+            started = time.perf_counter()
+            (arch,) = cell.strategy.ask(1)
+            cell.strategy.space.check(arch)
+            strategy_seconds = tell_seconds + time.perf_counter() - started
+            started_at = now()
+            seed = evaluation_seed(cell.seed, trial)
+            result = _evaluate(cell, arch, seed)
+            row = TrialRow(
+                trial=trial, arch_id=arch.id, card=arch.card, eval_seed=seed,
+                status=result.status, reason=result.reason, metrics=dict(result.metrics),
+                info=dict(result.info), cost_seconds=float(result.cost_seconds),
+                strategy_seconds=strategy_seconds, started_at=started_at, finished_at=now(),
+            )
+            store.add_trial(cell.id, row)
+            rows.append(row)
+            started = time.perf_counter()
+            cell.strategy.tell(arch, result)
+            tell_seconds = time.perf_counter() - started
+            simulated += row.cost_seconds
+            trial += 1
+            if on_trial is not None:
+                on_trial(1)
+        return _summary(cell, rows)
+
+
+def _run_in_worker(spec: CellSpec, store_path: str, budget: Budget, resume: bool,
+                   command: str | None) -> CellSummary:
+    return run_cell(spec, store_path, budget, resume=resume, command=command)
+
+
+def run_cells(
+    specs: Sequence[CellSpec],
+    store_path: str | Path,
+    budget: Budget,
+    *,
+    resume: bool = False,
+    workers: int = 1,
+    command: str | None = None,
+    progress: bool | None = None,
+) -> list[CellSummary]:
+    """Run cells one after another, or on a local process pool with ``workers`` > 1.
+
+    Each cell is independent and seeded by its own seed, so the trials do not depend on the
+    worker count. Workers append to the store themselves (SQLite in WAL mode); the progress
+    bar counts the trials in the store. ``progress=None`` shows a bar on a terminal only.
+    """
+    total = budget.queries * len(specs) if budget.queries is not None else None
+    bar = tqdm(total=total, unit="trial", disable=None if progress is None else not progress,
+               desc="trials", dynamic_ncols=True, leave=False)
+    try:
+        if workers <= 1 or len(specs) <= 1:
+            return [run_cell(spec, store_path, budget, resume=resume, command=command,
+                             on_trial=bar.update) for spec in specs]
+        # spawn, not fork: forked torch/OpenMP thread pools can deadlock in the child
+        context = multiprocessing.get_context("spawn")
+        with Store.open(store_path) as store, ProcessPoolExecutor(
+            max_workers=workers, mp_context=context
+        ) as pool:
+            before = store.count_trials()
+            futures = [pool.submit(_run_in_worker, spec, str(store_path), budget, resume, command)
+                       for spec in specs]
+            pending = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=0.5)
+                bar.update(store.count_trials() - before - bar.n)
+            return [future.result() for future in futures]
+    finally:
+        bar.close()

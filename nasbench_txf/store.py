@@ -1,0 +1,255 @@
+"""The run store: one SQLite file, one row per finished trial.
+
+Every trial is committed in its own transaction the moment it finishes, so a run killed at
+any point (SIGKILL included) loses at most the trial in flight; the primary key
+``(cell_id, trial)`` makes a duplicate impossible. WAL mode lets several worker processes
+append to one store. The view ``runs`` joins each trial with its cell's keys.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from nasbench_txf import __version__
+from nasbench_txf.arch import canonical_json
+from nasbench_txf.errors import StoreError
+
+FORMAT = "nasbench-txf run store"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE cells (
+    cell_id TEXT PRIMARY KEY,
+    key_json TEXT NOT NULL,
+    space TEXT NOT NULL, space_options TEXT NOT NULL,
+    benchmark TEXT NOT NULL, benchmark_options TEXT NOT NULL, task TEXT,
+    strategy TEXT NOT NULL, strategy_options TEXT NOT NULL,
+    encoding TEXT, encoding_options TEXT,
+    seed INTEGER NOT NULL,
+    objective TEXT NOT NULL, maximize INTEGER NOT NULL,
+    command TEXT, package_version TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE trials (
+    cell_id TEXT NOT NULL REFERENCES cells(cell_id),
+    trial INTEGER NOT NULL,
+    arch_id TEXT NOT NULL, card TEXT NOT NULL, eval_seed INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')), reason TEXT,
+    metrics TEXT NOT NULL, info TEXT NOT NULL,
+    cost_seconds REAL NOT NULL, strategy_seconds REAL NOT NULL,
+    started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+    PRIMARY KEY (cell_id, trial)
+);
+CREATE VIEW runs AS
+    SELECT c.space, c.space_options, c.benchmark, c.benchmark_options, c.task, c.strategy,
+           c.strategy_options, c.encoding, c.encoding_options, c.seed, c.objective, t.*
+    FROM trials t JOIN cells c USING (cell_id);
+"""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """One finished trial as stored."""
+
+    trial: int
+    arch_id: str
+    card: dict[str, Any]
+    eval_seed: int
+    status: str
+    reason: str | None
+    metrics: dict[str, float]
+    info: dict[str, Any]
+    cost_seconds: float
+    strategy_seconds: float
+    started_at: str
+    finished_at: str
+
+
+@dataclass(frozen=True)
+class CellRow:
+    """A cell as stored: its id, its key and its objective."""
+
+    cell_id: str
+    key: dict[str, Any]
+    objective: str
+    maximize: bool
+    command: str | None
+
+
+class Store:
+    """A run store file; open it with :meth:`open`."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = conn
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = True) -> Store:
+        """Open (or create) a store; anything that is not a store is refused untouched."""
+        path = Path(path)
+        exists = path.exists() and path.stat().st_size > 0
+        if path.exists() and path.is_dir():
+            raise StoreError(f"{path} is a directory, not a run store file")
+        if not exists and not create:
+            raise StoreError(f"{path} does not exist")
+        if exists:
+            cls._check_header(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            if exists:
+                cls._check_meta(path, conn)
+            else:
+                cls._create(conn)
+            conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            conn.close()
+            raise
+        return cls(path, conn)
+
+    @staticmethod
+    def _check_header(path: Path) -> None:
+        with path.open("rb") as fh:
+            if fh.read(16) != b"SQLite format 3\x00":
+                raise StoreError(f"{path} is not a nasbench-txf run store (not an SQLite file)")
+
+    @staticmethod
+    def _check_meta(path: Path, conn: sqlite3.Connection) -> None:
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError:
+            meta = {}
+        if meta.get("format") != FORMAT:
+            raise StoreError(f"{path} is an SQLite file but not a nasbench-txf run store")
+        version = int(meta.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path} was written by a newer nasbench-txf (store schema {version}, this "
+                f"version reads up to {SCHEMA_VERSION}); upgrade nasbench-txf"
+            )
+
+    @staticmethod
+    def _create(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+                conn.execute("ROLLBACK")  # another process created it meanwhile
+                return
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)),
+                 ("created_by", f"nasbench-txf {__version__}"), ("created_at", now())],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- cells -------------------------------------------------------------------------------
+    def cells(self) -> list[CellRow]:
+        rows = self._conn.execute(
+            "SELECT cell_id, key_json, objective, maximize, command FROM cells ORDER BY created_at, cell_id"
+        ).fetchall()
+        return [CellRow(r["cell_id"], json.loads(r["key_json"]), r["objective"],
+                        bool(r["maximize"]), r["command"]) for r in rows]
+
+    def cell(self, cell_id: str) -> CellRow | None:
+        return next((c for c in self.cells() if c.cell_id == cell_id), None)
+
+    def add_cell(self, cell_id: str, key: Mapping[str, Any], objective: str, maximize: bool,
+                 command: str | None) -> None:
+        """Record a cell (no-op when it is already there)."""
+        enc = key.get("encoding")
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    cell_id, canonical_json(key),
+                    key["space"]["name"], canonical_json(key["space"]["options"]),
+                    key["benchmark"]["name"], canonical_json(key["benchmark"]["options"]),
+                    key["benchmark"]["task"],
+                    key["strategy"]["name"], canonical_json(key["strategy"]["options"]),
+                    enc["name"] if enc else None, canonical_json(enc["options"]) if enc else None,
+                    key["seed"], objective, int(maximize), command, __version__, now(),
+                ),
+            )
+
+    # -- trials ------------------------------------------------------------------------------
+    def trials(self, cell_id: str) -> list[TrialRow]:
+        rows = self._conn.execute(
+            "SELECT * FROM trials WHERE cell_id = ? ORDER BY trial", (cell_id,)
+        ).fetchall()
+        return [
+            TrialRow(
+                trial=r["trial"], arch_id=r["arch_id"], card=json.loads(r["card"]),
+                eval_seed=r["eval_seed"], status=r["status"], reason=r["reason"],
+                metrics=json.loads(r["metrics"]), info=json.loads(r["info"]),
+                cost_seconds=r["cost_seconds"], strategy_seconds=r["strategy_seconds"],
+                started_at=r["started_at"], finished_at=r["finished_at"],
+            )
+            for r in rows
+        ]
+
+    def count_trials(self, cell_ids: list[str] | None = None) -> int:
+        if cell_ids is None:
+            return int(self._conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
+        marks = ",".join("?" * len(cell_ids))
+        query = f"SELECT COUNT(*) FROM trials WHERE cell_id IN ({marks})"
+        return int(self._conn.execute(query, cell_ids).fetchone()[0])
+
+    def add_trial(self, cell_id: str, row: TrialRow) -> None:
+        """Append one finished trial; its number must be the next one for its cell."""
+        with self._transaction() as conn:
+            (expected,) = conn.execute(
+                "SELECT COUNT(*) FROM trials WHERE cell_id = ?", (cell_id,)
+            ).fetchone()
+            if row.trial != expected:
+                raise StoreError(
+                    f"{self.path}: cell {cell_id} has {expected} trials; refusing to write "
+                    f"trial {row.trial} (is another process running the same cell?)"
+                )
+            conn.execute(
+                "INSERT INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    cell_id, row.trial, row.arch_id, canonical_json(row.card), row.eval_seed,
+                    row.status, row.reason, canonical_json(row.metrics),
+                    canonical_json(row.info), row.cost_seconds, row.strategy_seconds,
+                    row.started_at, row.finished_at,
+                ),
+            )

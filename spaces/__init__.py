@@ -1,0 +1,1 @@
+"""Built-in design spaces, one package per space (registered through entry points)."""

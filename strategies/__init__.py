@@ -1,0 +1,1 @@
+"""Built-in search strategies, one module per strategy (registered through entry points)."""

@@ -1,0 +1,27 @@
+"""Choosing a small, compatible setting for a plugin under contract test."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nasbench_txf.arch import Arch
+from nasbench_txf.registry import get_space, registry
+from nasbench_txf.space import Space
+
+#: the contract tests of strategies run on this space and benchmark (tests/plugins)
+STRATEGY_SPACE = "toy-grid"
+STRATEGY_BENCHMARK = "toy-quadratic"
+
+
+def space(name: str) -> Space:
+    cls = get_space(name)
+    return cls(cls.make_options())
+
+
+def sample_archs(space: Space, n: int, seed: int = 0) -> list[Arch]:
+    rng = np.random.default_rng(seed)
+    return [space.sample(rng) for _ in range(n)]
+
+
+def loadable(kind: str) -> list[str]:
+    return [info.name for info in registry(kind).infos() if info.cls is not None]  # type: ignore[arg-type]

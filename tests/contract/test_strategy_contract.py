@@ -1,0 +1,57 @@
+"""Every registered strategy runs ask/tell rounds deterministically on a small space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nasbench_txf.cell import CellSpec, incompatibility, open_cell
+from nasbench_txf.registry import get_benchmark, get_encoding, get_strategy
+from nasbench_txf.runner import Budget, run_cell
+from nasbench_txf.store import Store
+from tests.contract.helpers import STRATEGY_BENCHMARK, STRATEGY_SPACE, loadable, space
+
+STRATEGIES = loadable("strategies")
+ROUNDS = 12
+
+
+def spec_for(name: str, seed: int) -> CellSpec:
+    """The strategy on the test space, with the first encoding it can use when it needs one."""
+    subject_space = space(STRATEGY_SPACE)
+    bench_cls = get_benchmark(STRATEGY_BENCHMARK)
+    bench = bench_cls(subject_space, options=bench_cls.make_options({"noise": "0.1"}))
+    encodings = [None] if not get_strategy(name).requires.encoding else loadable("encodings")
+    for encoding in encodings:
+        enc_cls = get_encoding(encoding) if encoding else None
+        if incompatibility(get_strategy(name), subject_space, enc_cls, bench) is None:
+            return CellSpec(space=STRATEGY_SPACE, strategy=name, benchmark=STRATEGY_BENCHMARK,
+                            seed=seed, encoding=encoding, benchmark_options={"noise": "0.1"})
+    raise AssertionError(f"strategy {name} cannot run on the contract test space")
+
+
+def trials(tmp_path: Path, name: str, seed: int, store: str) -> list[str]:
+    path = tmp_path / store
+    summary = run_cell(spec_for(name, seed), path, Budget(queries=ROUNDS))
+    with Store.open(path) as opened:
+        rows = opened.trials(summary.cell_id)
+    assert [r.trial for r in rows] == list(range(ROUNDS))
+    return [r.arch_id for r in rows]
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_same_seed_same_trials(tmp_path: Path, name: str) -> None:
+    first = trials(tmp_path, name, 3, "a.sqlite")
+    assert first == trials(tmp_path, name, 3, "b.sqlite")
+    assert len(set(first)) == ROUNDS, "no arch is asked twice"
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_batch_ask_gives_distinct_valid_archs(name: str) -> None:
+    cell = open_cell(spec_for(name, 0))
+    batch = cell.strategy.ask(4)
+    assert len(batch) == len(set(batch)) == 4
+    for arch in batch:
+        cell.strategy.space.check(arch)
+        cell.strategy.tell(arch, cell.benchmark.evaluate(arch, 0))
+    assert not set(cell.strategy.ask(2)) & set(batch)

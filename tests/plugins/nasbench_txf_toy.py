@@ -1,0 +1,108 @@
+"""Small test plugins (a space and a benchmark with a known optimum), registered through a
+``.dist-info`` entry-point file exactly as a third-party package would register them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from nasbench_txf.arch import Arch
+from nasbench_txf.benchmark import Benchmark
+from nasbench_txf.errors import InvalidCardError
+from nasbench_txf.result import Metric, Result
+from nasbench_txf.space import Decision, Space
+
+OPS = ("a", "b", "c", "d")
+DEPTHS = (2, 3, 4)
+TARGET = ("c", "a", "d", "b")
+
+
+class ToyGrid(Space):
+    """Test space: 2-4 positions, each one of four ops (336 cards)."""
+
+    name = "toy-grid"
+
+    def validate_card(self, card: Mapping[str, Any]) -> dict[str, Any]:
+        if set(card) != {"n", "ops"}:
+            raise InvalidCardError(f"toy-grid: a card has fields n and ops, got {sorted(card)}")
+        if card["n"] not in DEPTHS:
+            raise InvalidCardError(f"toy-grid: n must be one of {DEPTHS}, got {card['n']!r}")
+        ops = card["ops"]
+        if not isinstance(ops, list) or len(ops) != card["n"]:
+            raise InvalidCardError(f"toy-grid: ops must be a list of n={card['n']} ops")
+        for i, op in enumerate(ops):
+            if op not in OPS:
+                raise InvalidCardError(f"toy-grid: ops[{i}] must be one of {OPS}, got {op!r}")
+        return {"n": card["n"], "ops": list(ops)}
+
+    def cardinality(self) -> int:
+        return sum(len(OPS) ** n for n in DEPTHS)
+
+    def decisions(self) -> Sequence[Decision]:
+        return [Decision("n", DEPTHS)] + [Decision(f"op{i}", OPS) for i in range(max(DEPTHS))]
+
+    def to_decisions(self, arch: Arch) -> tuple[int, ...]:
+        card = arch.card
+        ops = [OPS.index(op) for op in card["ops"]]
+        return (DEPTHS.index(card["n"]), *ops, *([0] * (max(DEPTHS) - len(ops))))
+
+    def from_decisions(self, index: Sequence[int]) -> Arch:
+        n = DEPTHS[index[0]]
+        return self.arch({"n": n, "ops": [OPS[i] for i in index[1 : 1 + n]]})
+
+    def graph(self, arch: Arch) -> nx.DiGraph:
+        g = nx.DiGraph()
+        g.add_node(0, label="input")
+        ops = arch.card["ops"]
+        for i, op in enumerate(ops, start=1):
+            g.add_node(i, label=f"op-{op}")
+            g.add_edge(i - 1, i)
+        g.add_node(len(ops) + 1, label="output")
+        g.add_edge(len(ops), len(ops) + 1)
+        return g
+
+
+@dataclass(frozen=True)
+class QuadraticOptions:
+    noise: float = field(default=0.0, metadata={"help": "standard deviation of seeded noise"})
+    delay: float = field(default=0.0, metadata={"help": "real seconds each evaluation sleeps"})
+    fail_op: str = field(default="", metadata={"help": "cards using this op fail"})
+
+
+def true_score(card: Mapping[str, Any]) -> float:
+    """Matches to TARGET position by position, plus a bonus for full depth; optimum 4.25."""
+    hits = sum(op == t for op, t in zip(card["ops"], TARGET, strict=False))
+    return hits + 0.25 * (card["n"] == 4)
+
+
+class ToyQuadratic(Benchmark):
+    """Test benchmark on toy-grid: known optimum 4.25, optional noise, delay and failures."""
+
+    name = "toy-quadratic"
+    Options = QuadraticOptions
+    tasks = ("match",)
+    default_task = "match"
+
+    @classmethod
+    def unsupported(cls, space: Space) -> str | None:
+        return None if space.name == "toy-grid" else "it only knows toy-grid"
+
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        return (Metric("score", maximize=True), Metric("size", maximize=False, unit="ops"))
+
+    def evaluate(self, arch: Arch, seed: int) -> Result:
+        card = arch.card
+        if self.options.delay:
+            time.sleep(self.options.delay)
+        if self.options.fail_op and self.options.fail_op in card["ops"]:
+            return Result.failed(f"op {self.options.fail_op} diverged", cost_seconds=1.0)
+        noise = np.random.default_rng([seed, int(arch.id, 16) % 2**32]).normal() * self.options.noise
+        size = float(sum(OPS.index(op) + 1 for op in card["ops"]))
+        return Result({"score": true_score(card) + noise, "size": size},
+                      cost_seconds=10.0 + 5.0 * card["n"])

@@ -1,0 +1,95 @@
+"""Bad input: one clear line on stderr, exit code 2, no traceback, stored results untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TOY
+
+
+def assert_refused(done, message: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert message in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--space", "toy-gird", "--benchmark", "toy-quadratic", "--strategy", "rs"],
+         "unknown space 'toy-gird'; did you mean 'toy-grid'? (known: toy-grid)"),
+        ([*TOY, "--strategy", "random"], "unknown strategy 'random'"),
+        ([*TOY, "--strategy", "rs", "--benchmark", "tabluar"], "unknown benchmark 'tabluar'"),
+        ([*TOY, "--strategy", "rs", "--encoding", "one-hot"], "unknown encoding 'one-hot'; did you mean 'onehot'?"),
+        ([*TOY, "--strategy", "rs", "--task", "sst2"], "benchmark toy-quadratic has no task 'sst2'; tasks: match"),
+        ([*TOY, "--strategy", "rs", "--benchmark-opt", "nosie=1"],
+         "toy-quadratic: unknown option 'nosie' (did you mean noise?); known options: delay, fail_op, noise"),
+        ([*TOY, "--strategy", "rs", "--benchmark-opt", "noise=loud"], "option noise='loud' is not a valid float"),
+        ([*TOY, "--strategy", "rs", "--benchmark-opt", "noise"], "--benchmark-opt takes KEY=VALUE, got 'noise'"),
+        ([*TOY, "--strategy", "rs", "--space-opt", "level=2"], "toy-grid: unknown option 'level'; known options: none"),
+        ([*TOY, "--strategy", "rs", "--budget", "0"], "--budget must be at least 1 query"),
+        ([*TOY, "--strategy", "rs", "--resume"], "--resume needs --store"),
+        ([*TOY, "--strategy", "rs", "--resume", "--store", "nothing.sqlite"],
+         "--resume: nothing.sqlite does not exist, so there is nothing to resume"),
+    ],
+)
+def test_bad_requests(cli, args: list[str], message: str) -> None:
+    assert_refused(cli("run", *args), message)
+
+
+def test_unknown_kind_in_list(cli) -> None:
+    assert_refused(cli("list", "optimizers"), "unknown plugin kind 'optimizers'")
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_file_that_is_not_a_store_is_refused_untouched(cli, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("my precious results\n")
+    before = digest(text)
+    assert_refused(cli("run", *TOY, "--strategy", "rs", "--store", str(text)),
+                   "is not a nasbench-txf run store (not an SQLite file)")
+    assert digest(text) == before
+
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE results (x)")
+    before = digest(other)
+    assert_refused(cli("run", *TOY, "--strategy", "rs", "--store", str(other)),
+                   "is an SQLite file but not a nasbench-txf run store")
+    assert digest(other) == before
+
+
+def test_a_store_of_another_run_is_not_resumed_or_changed(cli, tmp_path: Path) -> None:
+    store = tmp_path / "s.sqlite"
+    cli("run", *TOY, "--strategy", "rs", "--budget", "4", "--seed", "1", "--store", str(store), check=True)
+    before = sqlite3.connect(store).execute("SELECT * FROM trials ORDER BY trial").fetchall()
+    assert_refused(
+        cli("run", *TOY, "--strategy", "rs", "--budget", "4", "--seed", "2", "--store", str(store), "--resume"),
+        "holds no run with this command's keys (seed: command has 2, store has 1)",
+    )
+    assert_refused(
+        cli("run", *TOY, "--strategy", "rs", "--budget", "4", "--seed", "1", "--store", str(store)),
+        "already has 4 trials of this run; add --resume to continue it",
+    )
+    assert sqlite3.connect(store).execute("SELECT * FROM trials ORDER BY trial").fetchall() == before
+
+
+def test_json_output_has_the_best_card(cli, tmp_path: Path) -> None:
+    import json
+
+    done = cli("run", *TOY, "--strategy", "rs", "--budget", "30", "--seeds", "2", "--json",
+               "--store", str(tmp_path / "s.sqlite"), check=True)
+    out = json.loads(done.stdout)
+    assert out["store"].endswith("s.sqlite") and out["objective"] == "score"
+    assert [c["trials"] for c in out["cells"]] == [30, 30]
+    assert out["best"]["best_value"] == max(c["best_value"] for c in out["cells"])
+    assert set(out["best"]["best_card"]) == {"n", "ops"}
