@@ -76,9 +76,12 @@ class Space(Plugin, ABC):
     def resolve(self, text: str) -> Arch:
         """A preset name or a JSON card, validated."""
         presets = self.presets()
-        key = text.strip().lower()
+        key = text.strip().lower().replace("/", "-")
         if key in presets:
-            return self.arch(presets[key])
+            try:
+                return self.arch(presets[key])
+            except InvalidCardError as exc:
+                raise InvalidCardError(f"preset {key} is not a card of this space: {exc}") from None
         if not key.startswith("{"):
             known = ", ".join(sorted(presets)) or "none"
             raise UnknownNameError(

@@ -14,11 +14,10 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 PLUGINS = TESTS / "plugins"
 sys.path.insert(0, str(PLUGINS))
+sys.path.insert(0, str(TESTS))  # for nbt_testing; the package under test is the installed one
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(PLUGINS), os.environ.get("PYTHONPATH", "")) if p
 )
-
-TOY = ["--space", "toy-grid", "--benchmark", "toy-quadratic"]
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import TOY
+from nbt_testing import TOY
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plugin"
 

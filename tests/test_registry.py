@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.conftest import TESTS
+from nbt_testing import TESTS
 
 
 def test_list_json_has_all_four_kinds_with_sources(cli) -> None:
@@ -38,3 +38,10 @@ def test_a_broken_plugin_is_reported_and_the_others_still_work(cli, tmp_path: Pa
     assert bad.returncode == 2
     assert "strategy plugin 'broken' (nasbench-txf-broken 0.1) failed to load: ImportError" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_every_kind_has_a_loadable_plugin_so_contract_tests_run() -> None:
+    from nbt_testing import loadable
+
+    for kind in ("spaces", "encodings", "strategies", "benchmarks"):
+        assert loadable(kind), f"no loadable {kind}: its contract tests would test nothing"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from nbt_testing import loadable, sample_archs, space
 
 from nasbench_txf.registry import get_benchmark
-from tests.contract.helpers import loadable, sample_archs, space
 
 BENCHMARKS = loadable("benchmarks")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from nbt_testing import loadable, sample_archs, space
 
 from nasbench_txf.registry import get_encoding
-from tests.contract.helpers import loadable, sample_archs, space
 
 PAIRS = [(e, s) for e in loadable("encodings") for s in loadable("spaces")]
 

@@ -7,10 +7,10 @@ import json
 import networkx as nx
 import numpy as np
 import pytest
+from nbt_testing import loadable, sample_archs, space
 
 from nasbench_txf.arch import Arch
 from nasbench_txf.errors import InvalidCardError
-from tests.contract.helpers import loadable, sample_archs, space
 
 SPACES = loadable("spaces")
 

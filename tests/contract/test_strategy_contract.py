@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from nbt_testing import STRATEGY_BENCHMARK, STRATEGY_SPACE, loadable, space
 
 from nasbench_txf.cell import CellSpec, incompatibility, open_cell
 from nasbench_txf.registry import get_benchmark, get_encoding, get_strategy
 from nasbench_txf.runner import Budget, run_cell
 from nasbench_txf.store import Store
-from tests.contract.helpers import STRATEGY_BENCHMARK, STRATEGY_SPACE, loadable, space
 
 STRATEGIES = loadable("strategies")
 ROUNDS = 12

@@ -1,12 +1,17 @@
-"""Choosing a small, compatible setting for a plugin under contract test."""
+"""Helpers shared by the tests: small, compatible settings for plugins under test."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from nasbench_txf.arch import Arch
 from nasbench_txf.registry import get_space, registry
 from nasbench_txf.space import Space
+
+TESTS = Path(__file__).resolve().parent
+TOY = ["--space", "toy-grid", "--benchmark", "toy-quadratic"]
 
 #: the contract tests of strategies run on this space and benchmark (tests/plugins)
 STRATEGY_SPACE = "toy-grid"
