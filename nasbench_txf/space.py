@@ -7,7 +7,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import networkx as nx
 import numpy as np
@@ -16,6 +16,9 @@ from nasbench_txf.arch import Arch
 from nasbench_txf.errors import InvalidCardError, UnknownNameError, UserError
 from nasbench_txf.options import options_dict
 from nasbench_txf.plugin import Plugin
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -171,3 +174,15 @@ class Space(Plugin, ABC):
 
         There is exactly one source (the input) and one sink (the output).
         """
+
+
+@runtime_checkable
+class BuildsModels(Protocol):
+    """A space that can build a trainable torch model for its cards (live benchmarks need one)."""
+
+    def build_model(self, arch: Arch, *, vocab_size: int, num_labels: int, max_len: int = 128,
+                    dropout: float = 0.1) -> torch.nn.Module: ...
+
+    def count_parameters(self, arch: Arch, *, vocab_size: int, num_labels: int = 2, max_len: int = 128) -> int: ...
+
+    def count_flops(self, arch: Arch, *, vocab_size: int, seq_len: int) -> int: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ from nasbench_txf.registry import get_space, registry
 from nasbench_txf.space import Space
 
 TESTS = Path(__file__).resolve().parent
+#: GLUE TSVs: $NASBENCH_TXF_GLUE, or the project's shared/ folder beside the checkout
+GLUE = Path(os.environ.get("NASBENCH_TXF_GLUE", TESTS.parents[1] / "shared" / "data" / "glue"))
 TOY = ["--space", "toy-grid", "--benchmark", "toy-quadratic"]
 
 #: the contract tests of strategies run on this space and benchmark (tests/plugins)

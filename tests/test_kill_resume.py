@@ -31,7 +31,7 @@ def stored_trials(path: Path) -> int:
 
 def start(path: Path, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "nasbench_txf", "run", *ARGS, "--store", str(path), *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=path.parent)
 
 
 def kill_after(proc: subprocess.Popen[bytes], path: Path, trials: int) -> None:
@@ -50,7 +50,7 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> Non
     kill_after(start(path), path, 7)
     kill_after(start(path, "--resume"), path, 16)
     done = subprocess.run([sys.executable, "-m", "nasbench_txf", "run", *ARGS, "--store", str(path), "--resume"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
 
     reference = run_cell(

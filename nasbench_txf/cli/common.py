@@ -10,6 +10,8 @@ from typing import Any
 
 from nasbench_txf.options import split_pairs
 
+__all__ = ["add_plugin_options", "command_line", "plugin_options", "print_json", "split_pairs"]
+
 PLUGIN_KINDS = ("space", "strategy", "encoding", "benchmark")
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from nasbench_txf.arch import Arch
 from nasbench_txf.errors import InvalidCardError
 from nasbench_txf.space import Decision, Space
+from nasbench_txf.spaces.flexibert.build import BuildsFlexiBERTModels
 from nasbench_txf.spaces.flexibert.choices import LayerChoices
 from nasbench_txf.spaces.flexibert.elements import LAYERS, OPERATIONS, Layer, card_of, layers_of
 from nasbench_txf.spaces.flexibert.graph import block_graph
@@ -39,7 +40,7 @@ class FlexiBERTOptions:
     )
 
 
-class FlexiBERT(Space):
+class FlexiBERT(BuildsFlexiBERTModels, Space):
     """FlexiBERT: heterogeneous, flexible transformer encoders (Tuli et al., seed 000 Table 2)."""
 
     name = "flexibert"

@@ -1,0 +1,98 @@
+"""``nasbench-txf space info|sample|show``: look at a design space and its cards."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from nasbench_txf.cli.common import print_json, split_pairs
+from nasbench_txf.errors import UserError
+from nasbench_txf.graphs import graph_hash
+from nasbench_txf.registry import get_space
+from nasbench_txf.space import BuildsModels, Space
+
+GRAPH_SAMPLE = 500
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("space", help="inspect a design space")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    info = actions.add_parser("info", help="cardinality, decision vector, an example card, graph sizes")
+    sample = actions.add_parser("sample", help="random cards of the space")
+    sample.add_argument("--n", type=int, default=5, help="number of cards")
+    sample.add_argument("--seed", type=int, default=0)
+    show = actions.add_parser("show", help="one card: normal form, parameters, FLOPs, graph")
+    show.add_argument("--card", required=True, help="a preset name (e.g. bert-mini) or a JSON card")
+    show.add_argument("--vocab-size", type=int, default=30522, help="vocabulary size for the counts")
+    show.add_argument("--seq-len", type=int, default=128, help="sequence length for the FLOP count")
+    for action in (info, sample, show):
+        action.add_argument("space", help="design space name")
+        action.add_argument("--space-opt", action="append", default=[], metavar="KEY=VALUE")
+        action.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(handler=handle)
+
+
+def open_space(args: argparse.Namespace) -> Space:
+    cls = get_space(args.space)
+    return cls(cls.make_options(split_pairs(args.space_opt, "--space-opt")))
+
+
+def graph_summary(space: Space, arch: Any) -> dict[str, Any]:
+    graph = space.graph(arch)
+    labels: dict[str, int] = {}
+    for _, label in graph.nodes(data="label"):
+        labels[label] = labels.get(label, 0) + 1
+    return {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
+            "hash": graph_hash(graph), "blocks": labels}
+
+
+def info(space: Space) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    sample = [space.sample(rng) for _ in range(GRAPH_SAMPLE)]
+    sizes = [space.graph(a).number_of_nodes() for a in sample]
+    presets = space.presets()
+    return {
+        "space": space.key(),
+        "cardinality": space.cardinality(),
+        "enumerable": space.enumerable,
+        "decisions": [{"name": d.name, "choices": len(d.choices)} for d in space.decisions()],
+        "example_card": sample[0].card,
+        "presets": sorted(presets),
+        "graph_nodes": {"min": min(sizes), "max": max(sizes), "over": f"{GRAPH_SAMPLE} sampled cards"},
+    }
+
+
+def show(space: Space, args: argparse.Namespace) -> dict[str, Any]:
+    arch = space.resolve(args.card)
+    out: dict[str, Any] = {"card": arch.card, "arch_id": arch.id, "graph": graph_summary(space, arch)}
+    if isinstance(space, BuildsModels):
+        if args.vocab_size < 1 or args.seq_len < 1:
+            raise UserError("--vocab-size and --seq-len must be positive")
+        out["parameters"] = space.count_parameters(arch, vocab_size=args.vocab_size)
+        out["flops"] = space.count_flops(arch, vocab_size=args.vocab_size, seq_len=args.seq_len)
+        out["counted_for"] = {"vocab_size": args.vocab_size, "seq_len": args.seq_len}
+    return out
+
+
+def handle(args: argparse.Namespace) -> int:
+    space = open_space(args)
+    if args.action == "info":
+        result: Any = info(space)
+    elif args.action == "sample":
+        if args.n < 1:
+            raise UserError(f"--n must be at least 1, got {args.n}")
+        rng = np.random.default_rng(args.seed)
+        result = [space.sample(rng).card for _ in range(args.n)]
+    else:
+        result = show(space, args)
+    if args.json:
+        print_json(result)
+    elif args.action == "sample":
+        for card in result:
+            print(card)
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
