@@ -215,6 +215,12 @@ class FlexiBERTModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.encode(input_ids, attention_mask, token_type_ids)
+        return self.head(torch.tanh(self.pooler(x[:, 0])))
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+               token_type_ids: torch.Tensor | None = None, layers: int | None = None) -> torch.Tensor:
+        """Hidden states after the first ``layers`` encoder layers (all by default)."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if token_type_ids is None:
@@ -222,6 +228,7 @@ class FlexiBERTModel(nn.Module):
         x = self.embed_dropout(self.embed_norm(self.embed(input_ids) + self.segment(token_type_ids)))
         keep = attention_mask[:, :, None].to(x.dtype)
         mask = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
-        for projection, layer in zip(self.projections, self.layers, strict=True):
+        stop = len(self.layers) if layers is None else layers
+        for projection, layer in list(zip(self.projections, self.layers, strict=True))[:stop]:
             x = layer(projection(x), mask, keep)
-        return self.head(torch.tanh(self.pooler(x[:, 0])))
+        return x
