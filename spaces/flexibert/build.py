@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Sequence
 
 import torch
@@ -37,8 +38,9 @@ def forward_flops(layers: Sequence[Layer], *, vocab_size: int, seq_len: int, num
 class BuildsFlexiBERTModels:
     """Mixin for spaces with a ``layers(arch)`` method (``flexibert``, ``flexibert-2021``)."""
 
+    @abstractmethod
     def layers(self, arch: Arch) -> list[Layer]:
-        raise NotImplementedError
+        """The card's encoder layers."""
 
     def build_model(self, arch: Arch, *, vocab_size: int, num_labels: int, max_len: int = 128,
                     dropout: float = 0.1) -> FlexiBERTModel:

@@ -56,6 +56,7 @@ class FlexiBERT(BuildsFlexiBERTModels, Space):
         self.depths = tuple(depths)
         self.layer_choices = tuple(layer_choices or [LayerChoices()] * max(depths))
         self._unit_layers = [c.layers(self.heterogeneous) for c in self.layer_choices[:: self.tie]]
+        self._depth_counts = [math.prod(len(u) for u in self._unit_layers[: self._units(d)]) for d in self.depths]
 
     def key(self) -> dict[str, Any]:
         key = super().key()
@@ -136,7 +137,7 @@ class FlexiBERT(BuildsFlexiBERTModels, Space):
         return depth // self.tie
 
     def cardinality(self) -> int:
-        return sum(math.prod(len(u) for u in self._unit_layers[: self._units(d)]) for d in self.depths)
+        return sum(self._depth_counts)
 
     def _card(self, units: Sequence[Layer]) -> Arch:
         layers = [u for u in units for _ in range(self.tie)]
@@ -150,8 +151,7 @@ class FlexiBERT(BuildsFlexiBERTModels, Space):
 
     def sample(self, rng: np.random.Generator) -> Arch:
         """Uniform over cards: a depth in proportion to its count, then each unit uniformly."""
-        counts = np.array([math.prod(len(u) for u in self._unit_layers[: self._units(d)]) for d in self.depths],
-                          dtype=float)
+        counts = np.array(self._depth_counts, dtype=float)
         depth = self.depths[int(rng.choice(len(self.depths), p=counts / counts.sum()))]
         units = [u[int(rng.integers(len(u)))] for u in self._unit_layers[: self._units(depth)]]
         return self._card(units)
