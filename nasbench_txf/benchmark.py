@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 from nasbench_txf.arch import Arch
@@ -18,9 +19,12 @@ class Benchmark(Plugin, ABC):
     ``metrics[0]`` is the objective single-objective strategies optimise; the others (params,
     FLOPs, latency, ...) are recorded and available to multi-objective strategies.
     :meth:`evaluate` must be deterministic in ``(arch, seed)`` where the benchmark can be
-    (tabular and surrogate benchmarks always are).
+    (tabular and surrogate benchmarks always are); only metrics marked ``timed`` and, where
+    :attr:`measures_time`, the cost may differ between two evaluations with the same seed.
     """
 
+    #: ``cost_seconds`` is measured wall-clock time (live training), not a stored value
+    measures_time: ClassVar[bool] = False
     #: task names this benchmark answers for; ``None`` accepts any (checked by the benchmark)
     tasks: ClassVar[tuple[str, ...] | None] = None
     default_task: ClassVar[str | None] = None
@@ -51,6 +55,9 @@ class Benchmark(Plugin, ABC):
     @property
     def objective(self) -> Metric:
         return self.metrics[0]
+
+    def attach_run_dir(self, run_dir: Path) -> None:
+        """Where this run keeps files beside its store (checkpoints); ignored by default."""
 
     def search_space(self) -> Space:
         """The space strategies search (a tabular benchmark narrows it to its rows)."""

@@ -33,3 +33,7 @@ class StoreError(UserError):
 
 class PluginLoadError(UserError):
     """A plugin whose entry point failed to import or is not of the expected kind."""
+
+
+class DataError(UserError):
+    """Task data that cannot be used: a missing file or column, a malformed row, a bad label."""

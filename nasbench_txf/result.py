@@ -12,11 +12,16 @@ Status = Literal["ok", "failed"]
 
 @dataclass(frozen=True)
 class Metric:
-    """A quantity a benchmark reports, with the direction that is better and its unit."""
+    """A quantity a benchmark reports, with the direction that is better and its unit.
+
+    ``timed`` marks a wall-clock measurement (latency): it varies from run to run even with
+    the same seed, unlike every other metric.
+    """
 
     name: str
     maximize: bool
     unit: str = ""
+    timed: bool = False
 
 
 @dataclass(frozen=True)

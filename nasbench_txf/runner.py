@@ -72,6 +72,12 @@ def evaluation_seed(cell_seed: int, trial: int) -> int:
     return int(np.random.SeedSequence([cell_seed, trial]).generate_state(1)[0])
 
 
+def run_dir(store_path: str | Path) -> Path:
+    """Files a run keeps beside its store (``runs/x.sqlite`` → ``runs/x.files/``)."""
+    path = Path(store_path)
+    return path.with_name(path.stem + ".files")
+
+
 def _result_of(row: TrialRow) -> Result:
     return Result(row.metrics, row.cost_seconds, row.status, row.reason, row.info)  # type: ignore[arg-type]
 
@@ -143,6 +149,7 @@ def run_cell(
 ) -> CellSummary:
     """Run (or resume) one cell to its budget, storing every trial as it finishes."""
     cell = open_cell(spec)
+    cell.benchmark.attach_run_dir(run_dir(store_path))
     with Store.open(store_path) as store:
         stored = store.cell(cell.id)
         rows = store.trials(cell.id) if stored else []

@@ -186,3 +186,16 @@ class BuildsModels(Protocol):
     def count_parameters(self, arch: Arch, *, vocab_size: int, num_labels: int = 2, max_len: int = 128) -> int: ...
 
     def count_flops(self, arch: Arch, *, vocab_size: int, seq_len: int) -> int: ...
+
+
+@runtime_checkable
+class TransfersWeights(Protocol):
+    """A space whose trained models can seed a neighbour's training (seed 000 §3.3.3)."""
+
+    def overlap_fraction(self, query: Arch, neighbour: Arch) -> float:
+        """How much of ``query`` a trained ``neighbour`` can hand over, in [0, 1]."""
+        ...
+
+    def transfer_weights(self, query_model: torch.nn.Module, neighbour_model: torch.nn.Module) -> int:
+        """Copy the shared part into ``query_model``; return how many blocks were copied."""
+        ...

@@ -21,6 +21,14 @@ STRATEGY_SPACE = "toy-grid"
 STRATEGY_BENCHMARK = "toy-quadratic"
 
 
+#: a few seconds of live training: a small, real version of the built-in recipe
+LIVE_SMALL = {"data_dir": str(GLUE), "train_size": "256", "holdout_size": "64", "epochs": "1",
+              "max_len": "32", "batch_size": "32", "lr": "3e-4", "vocab_size": "1000", "threads": "1"}
+
+#: options a benchmark needs in the contract tests (data it cannot find by itself)
+BENCHMARK_OPTIONS = {"live": LIVE_SMALL}
+
+
 def space(name: str) -> Space:
     cls = get_space(name)
     return cls(cls.make_options())

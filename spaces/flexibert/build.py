@@ -10,6 +10,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from nasbench_txf.arch import Arch
+from nasbench_txf.spaces.flexibert import transfer
 from nasbench_txf.spaces.flexibert.elements import Layer
 from nasbench_txf.spaces.flexibert.model import FlexiBERTModel
 
@@ -53,3 +54,13 @@ class BuildsFlexiBERTModels:
 
     def count_flops(self, arch: Arch, *, vocab_size: int, seq_len: int) -> int:
         return forward_flops(self.layers(arch), vocab_size=vocab_size, seq_len=seq_len)
+
+    def overlap_fraction(self, query: Arch, neighbour: Arch) -> float:
+        """Biased overlap / query layers (seed 000 §3.3.3): the share of layers a neighbour hands over."""
+        mine = self.layers(query)
+        return transfer.biased_overlap(mine, self.layers(neighbour)) / len(mine)
+
+    def transfer_weights(self, query_model: torch.nn.Module, neighbour_model: torch.nn.Module) -> int:
+        if not isinstance(query_model, FlexiBERTModel) or not isinstance(neighbour_model, FlexiBERTModel):
+            raise TypeError("weight transfer needs two FlexiBERT models")
+        return transfer.transfer_weights(query_model, neighbour_model)

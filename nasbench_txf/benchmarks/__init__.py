@@ -1,0 +1,1 @@
+"""Built-in benchmarks: live training, and stored or predicted versions of it."""

@@ -1,0 +1,279 @@
+"""The live benchmark: train a card from scratch on a GLUE-format task and score it.
+
+Data come from a GLUE TSV folder (``data_dir``) or, with no folder and a network, from
+Hugging Face ``nyu-mll/glue``. Everything that can be wrong with the data (missing files or
+columns, malformed rows, unknown labels) is found when the benchmark is created, before a
+run stores anything. The tokenizer is trained lazily at the first evaluation and cached.
+
+An evaluation trains with :mod:`nasbench_txf.training`, scores the task's GLUE metrics on
+the dev split (plus a held-out part of the training file, ``holdout_size``, which cuts the
+noise of small dev sets), and measures parameters, FLOPs and inference latency. A run
+directory (given by the runner) keeps one safetensors checkpoint per (arch, seed, recipe):
+a resumed run reuses a finished evaluation instead of training again, and ``transfer=true``
+starts a new arch from the trained neighbour with the largest overlap (seed 000 §3.3.3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from nasbench_txf.arch import Arch, canonical_json
+from nasbench_txf.benchmark import Benchmark
+from nasbench_txf.errors import DataError, OptionError
+from nasbench_txf.options import options_dict
+from nasbench_txf.result import Metric, Result
+from nasbench_txf.space import BuildsModels, Space, TransfersWeights
+from nasbench_txf.task_metrics import task_scores
+from nasbench_txf.tasks import (
+    Examples,
+    TaskSpec,
+    custom_task,
+    discover_labels,
+    glue_task,
+    hf_examples,
+    read_examples,
+    task_folder,
+)
+from nasbench_txf.tokenizer import pretrained_tokenizer, trained_tokenizer
+from nasbench_txf.training import Diverged, Encoded, Recipe, latency_ms, resolve_device, train
+
+CHECKPOINT_FORMAT = "nasbench-txf checkpoint 1"
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class LiveOptions(Recipe):
+    """The training recipe plus where the data come from and how they are split."""
+
+    data_dir: str = field(default="", metadata=_help("GLUE TSV folder (DIR/SST-2/train.tsv) or one task's folder; "
+                                                     "empty = Hugging Face nyu-mll/glue (needs the network)"))
+    text_columns: str = field(default="", metadata=_help("a task that is not GLUE: its text column(s), A[,B]"))
+    label_column: str = field(default="label", metadata=_help("a task that is not GLUE: its label column"))
+    regression: bool = field(default=False, metadata=_help("a task that is not GLUE: labels are numbers"))
+    train_size: int = field(default=0, metadata=_help("training rows used (a fixed random subset); 0 = all"))
+    holdout_size: int = field(default=0, metadata=_help("training rows held out and scored with dev"))
+    data_seed: int = field(default=0, metadata=_help("seed of the fixed training subset and holdout"))
+    vocab_size: int = field(default=8000, metadata=_help("WordPiece vocabulary trained on the training text"))
+    vocab: str = field(default="", metadata=_help("local pretrained model folder whose vocabulary to use"))
+    latency_batch: int = field(default=1, metadata=_help("sequences per forward pass when measuring latency"))
+    transfer: bool = field(default=False, metadata=_help("start from the trained neighbour with most overlap"))
+    tau: float = field(default=0.8, metadata=_help("minimum overlap fraction for a transfer (§4.1)"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.train_size < 0 or self.holdout_size < 0 or self.vocab_size < 100 or self.latency_batch < 1:
+            raise ValueError("train_size and holdout_size must be >= 0, vocab_size >= 100, latency_batch >= 1")
+        if not 0 < self.tau <= 1:
+            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """The training rows and the evaluation splits (dev first: it selects the epoch)."""
+
+    train: Examples
+    evaluations: dict[str, Examples]
+
+
+@dataclass(frozen=True)
+class Tokenized:
+    train: Encoded
+    evaluations: dict[str, Encoded]
+    vocab_size: int
+    pad: int
+    tokenizer_path: str
+
+
+class Live(Benchmark):
+    """Trains each card on a GLUE-format task (seed 000 App. B.5 recipe by default)."""
+
+    name = "live"
+    Options = LiveOptions
+    default_task = "sst2"
+    measures_time = True
+
+    def __init__(self, space: Space, *, task: str | None = None, options: Any = None) -> None:
+        super().__init__(space, task=task, options=options)
+        self.spec, self.data = self._load(self.task or self.default_task)
+        self.checkpoints: Path | None = None
+
+    @classmethod
+    def unsupported(cls, space: Space) -> str | None:
+        if not isinstance(space, BuildsModels):
+            return "the space builds no torch model for its cards (it does not implement build_model)"
+        return None
+
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        return (
+            *(Metric(name, maximize=True) for name in self.spec.metrics),
+            Metric("loss", maximize=False),
+            Metric("params", maximize=False),
+            Metric("flops", maximize=False, unit="FLOPs/sequence"),
+            Metric("latency_ms", maximize=False, unit="ms", timed=True),
+        )
+
+    # -- data ----------------------------------------------------------------------------------
+    def _load(self, task: str) -> tuple[TaskSpec, TaskData]:
+        o = self.options
+        data_dir = Path(o.data_dir).expanduser() if o.data_dir else None
+        if o.text_columns:
+            if data_dir is None:
+                raise OptionError(f"task {task}: a task that is not GLUE needs --benchmark-opt data_dir=DIR")
+            folder = task_folder(data_dir, custom_task(task, o.text_columns, o.label_column, None))
+            labels = None if o.regression else discover_labels(folder / "train.tsv", o.label_column)
+            spec = custom_task(task, o.text_columns, o.label_column, labels)
+        else:
+            spec = glue_task(task)
+        if data_dir is None:
+            train, dev = hf_examples(spec, "train"), hf_examples(spec, "dev")
+        else:
+            folder = task_folder(data_dir, spec)
+            train, dev = read_examples(folder / "train.tsv", spec), read_examples(folder / "dev.tsv", spec)
+        if o.train_size + o.holdout_size > len(train):
+            raise DataError(f"train_size {o.train_size} + holdout_size {o.holdout_size} exceed the "
+                            f"{len(train):,} training rows of {task}")
+        order = np.random.default_rng(o.data_seed).permutation(len(train))
+        holdout, rest = order[:o.holdout_size], order[o.holdout_size:]
+        rows = np.sort(rest[:o.train_size] if o.train_size else rest)
+        evaluations = {"dev": dev}
+        if o.holdout_size:
+            evaluations["holdout"] = train.subset(np.sort(holdout))
+        return spec, TaskData(train.subset(rows), evaluations)
+
+    @cached_property
+    def tokenized(self) -> Tokenized:
+        o = self.options
+        if o.vocab:
+            tokenizer, path = pretrained_tokenizer(o.vocab), Path(o.vocab)
+        else:
+            tokenizer, path = trained_tokenizer(self.data.train.texts, o.vocab_size)
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(o.max_len)
+
+        def encode(examples: Examples) -> Encoded:
+            encodings = tokenizer.encode_batch([row if len(row) > 1 else row[0] for row in examples.texts])
+            return Encoded(tuple(tuple(e.ids) for e in encodings), tuple(tuple(e.type_ids) for e in encodings),
+                           examples.labels)
+
+        pad = tokenizer.token_to_id("[PAD]")
+        return Tokenized(encode(self.data.train), {k: encode(v) for k, v in self.data.evaluations.items()},
+                         tokenizer.get_vocab_size(), 0 if pad is None else pad, str(path))
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def attach_run_dir(self, run_dir: Path) -> None:
+        self.checkpoints = run_dir / "checkpoints"
+
+    @cached_property
+    def recipe_key(self) -> str:
+        """What makes two trainings of the same arch and seed interchangeable."""
+        options = {k: v for k, v in options_dict(self.options).items() if k not in ("threads", "latency_batch")}
+        key = {"space": self.space.key(), "task": self.spec.name, "options": options}
+        return hashlib.sha256(canonical_json(key).encode()).hexdigest()[:16]
+
+    def _checkpoint(self, arch: Arch, seed: int) -> Path | None:
+        if self.checkpoints is None:
+            return None
+        return self.checkpoints / f"{arch.id}-{seed}-{self.recipe_key}.safetensors"
+
+    @staticmethod
+    def _header(path: Path) -> dict[str, Any] | None:
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                meta = json.loads((handle.metadata() or {}).get("nasbench_txf", "null"))
+        except Exception:  # unreadable or foreign file: not ours to use
+            return None
+        return meta if isinstance(meta, dict) and meta.get("format") == CHECKPOINT_FORMAT else None
+
+    def _save(self, path: Path, arch: Arch, seed: int, model: torch.nn.Module, result: Result) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"format": CHECKPOINT_FORMAT, "card": arch.card, "seed": seed, "recipe": self.recipe_key,
+                "result": {"metrics": dict(result.metrics), "cost_seconds": result.cost_seconds,
+                           "info": dict(result.info)}}
+        tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        partial = path.with_suffix(".partial")
+        save_file(tensors, str(partial), metadata={"nasbench_txf": json.dumps(meta)})
+        partial.replace(path)
+
+    def _transfer(self, arch: Arch, model: torch.nn.Module, num_labels: int) -> dict[str, Any]:
+        """Seed ``model`` from the trained neighbour with the largest overlap fraction >= tau."""
+        space = self.space
+        if not isinstance(space, TransfersWeights) or self.checkpoints is None or not self.checkpoints.is_dir():
+            return {}
+        best: tuple[float, str, Path, Arch] | None = None
+        for path in sorted(self.checkpoints.glob(f"*-{self.recipe_key}.safetensors")):
+            meta = self._header(path)
+            if meta is None:
+                continue
+            other = space.arch(meta["card"])  # type: ignore[attr-defined]
+            if other == arch:
+                continue
+            fraction = space.overlap_fraction(arch, other)
+            if fraction >= self.options.tau and (best is None or (fraction, other.id) > (best[0], best[1])):
+                best = (fraction, other.id, path, other)
+        if best is None:
+            return {}
+        fraction, _, path, other = best
+        neighbour = self.space.build_model(  # type: ignore[attr-defined]
+            other, vocab_size=self.tokenized.vocab_size, num_labels=num_labels, max_len=self.options.max_len)
+        neighbour.load_state_dict(load_file(str(path)))
+        layers = space.transfer_weights(model, neighbour)
+        return {"transferred_from": other.id, "transferred_layers": layers, "overlap_fraction": fraction}
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def evaluate(self, arch: Arch, seed: int) -> Result:
+        started = time.perf_counter()
+        checkpoint = self._checkpoint(arch, seed)
+        if checkpoint is not None and checkpoint.is_file() and (meta := self._header(checkpoint)):
+            stored = meta["result"]
+            return Result(stored["metrics"], stored["cost_seconds"], info=stored["info"])
+        o, data = self.options, self.tokenized
+        if o.threads:
+            torch.set_num_threads(o.threads)
+        num_labels = self.spec.num_labels
+        torch.manual_seed(seed)
+        model = self.space.build_model(  # type: ignore[attr-defined]
+            arch, vocab_size=data.vocab_size, num_labels=num_labels, max_len=o.max_len, dropout=o.dropout)
+        transferred = self._transfer(arch, model, num_labels) if o.transfer else {}
+        try:
+            outcome = train(model, data.train, data.evaluations, self.spec, o, seed, data.pad)
+        except Diverged as exc:
+            return Result.failed(str(exc), cost_seconds=time.perf_counter() - started, **transferred)
+        labels = np.concatenate([split.labels for split in data.evaluations.values()])
+        predictions = np.concatenate(list(outcome.predictions.values()))
+        scores = task_scores(self.spec.metrics, labels, predictions)
+        weights = np.array([len(split) for split in data.evaluations.values()])
+        scores["loss"] = float(np.average(list(outcome.losses.values()), weights=weights))
+        splits = {name: {**task_scores(self.spec.metrics, data.evaluations[name].labels, outcome.predictions[name]),
+                         "loss": outcome.losses[name]} for name in data.evaluations}
+        device = resolve_device(o)
+        metrics = {
+            **scores,
+            "params": float(sum(p.numel() for p in model.parameters())),
+            "flops": float(self.space.count_flops(  # type: ignore[attr-defined]
+                arch, vocab_size=data.vocab_size, seq_len=o.max_len)),
+            "latency_ms": latency_ms(model, o.max_len, o.latency_batch, device),
+        }
+        info = {
+            "splits": splits, "selection_loss": outcome.selection_loss, "train_loss": outcome.train_loss,
+            "best_epoch": outcome.best_epoch, "steps": outcome.steps, "train_seconds": outcome.seconds,
+            "train_rows": len(data.train), "device": device.type, **transferred,
+        }
+        result = Result(metrics, time.perf_counter() - started, info=info)
+        if checkpoint is not None:
+            self._save(checkpoint, arch, seed, model, result)
+        return result
