@@ -44,3 +44,11 @@ def cli(tmp_path: Path) -> Callable[..., CliResult]:
         return done
 
     return run
+
+
+@pytest.fixture(scope="session")
+def toy_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small measured table (toy-grid archs, toy-quadratic with noise), built once."""
+    from nbt_testing import build_toy_table
+
+    return build_toy_table(tmp_path_factory.mktemp("tables") / "toy")

@@ -27,6 +27,17 @@ LIVE_SMALL = {"data_dir": str(GLUE), "train_size": "256", "holdout_size": "64", 
 
 #: options a benchmark needs in the contract tests (data it cannot find by itself)
 BENCHMARK_OPTIONS = {"live": LIVE_SMALL}
+#: benchmarks answering from a table run in the contract tests on a toy table (conftest.py)
+TABLE_BENCHMARKS = ("tabular", "surrogate")
+
+
+def build_toy_table(folder: Path) -> Path:
+    """A table of 80 toy-grid archs measured by toy-quadratic with noise, 30 of them at 3 seeds."""
+    from nasbench_txf.bench_build import BuildRequest, build
+
+    request = BuildRequest("toy-grid", {}, "toy-quadratic", None, {"noise": "0.3"}, n=80, seeds=3, repeated=30)
+    build(request, folder, progress=False)
+    return folder
 
 
 def space(name: str) -> Space:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
-from nbt_testing import BENCHMARK_OPTIONS, loadable, sample_archs, space
+from nbt_testing import BENCHMARK_OPTIONS, TABLE_BENCHMARKS, loadable, sample_archs, space
 
 from nasbench_txf.registry import get_benchmark
 
@@ -13,11 +14,15 @@ BENCHMARKS = loadable("benchmarks")
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
-def test_evaluates_deterministically_per_seed(name: str) -> None:
+def test_evaluates_deterministically_per_seed(name: str, toy_table: Path) -> None:
     cls = get_benchmark(name)
-    spaces = [space(s) for s in loadable("spaces") if cls.unsupported(space(s)) is None]
+    if name in TABLE_BENCHMARKS:
+        spaces, options = [space("toy-grid")], {"table": str(toy_table)}
+    else:
+        spaces = [space(s) for s in loadable("spaces") if cls.unsupported(space(s)) is None]
+        options = BENCHMARK_OPTIONS.get(name, {})
     assert spaces, f"benchmark {name} supports no registered space"
-    bench = cls(spaces[0], options=cls.make_options(BENCHMARK_OPTIONS.get(name, {})))
+    bench = cls(spaces[0], options=cls.make_options(options))
     assert bench.metrics and len({m.name for m in bench.metrics}) == len(bench.metrics)
     steady = [m.name for m in bench.metrics if not m.timed]
     for arch in sample_archs(bench.search_space(), 2):

@@ -1,0 +1,77 @@
+"""The tabular benchmark: answers with measured rows of a table, nothing predicted.
+
+Strategies search the table's archs (:class:`~nasbench_txf.table_space.TableSpace`); an
+evaluation returns the row of that arch at the evaluation seed, or at a measured seed the
+evaluation seed picks, so repeated runs see the measured seed-to-seed noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from nasbench_txf.arch import Arch
+from nasbench_txf.benchmark import Benchmark
+from nasbench_txf.builtin_tables import resolve_table
+from nasbench_txf.errors import IncompatibleError
+from nasbench_txf.result import Metric, Result
+from nasbench_txf.space import Space
+from nasbench_txf.table_space import TableSpace
+from nasbench_txf.tabular import Table, lookup
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    table: str = field(default="", metadata={"help": "table folder (metadata.json + rows.jsonl); "
+                                                     "empty = the built-in table of the space and task"})
+
+
+def table_id(table: Table) -> str:
+    return f"{table.meta.space['name']}/{table.meta.task}/{table.meta.created}/{len(table.rows)}"
+
+
+def open_table(space: Space, task: str | None, options: TableOptions) -> Table:
+    table = resolve_table(options.table, space, task)
+    if table.meta.space != space.key():
+        raise IncompatibleError(f"table {table.folder} measured space {table.meta.space}, "
+                                f"not {space.key()}; give --space-opt to match")
+    if task is not None and task != table.meta.task:
+        raise IncompatibleError(f"table {table.folder} measured task {table.meta.task}, not {task}")
+    return table
+
+
+class TableBenchmark(Benchmark):
+    """A benchmark that answers from a table: its task and metrics are the table's."""
+
+    Options = TableOptions
+
+    def __init__(self, space: Space, *, task: str | None = None, options: Any = None) -> None:
+        super().__init__(space, task=task, options=options)
+        self.table = open_table(space, task, self.options)
+        self.task = self.table.meta.task
+
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        return self.table.meta.metrics
+
+
+class Tabular(TableBenchmark):
+    """Measured evaluations of a table's archs (several seeds where measured)."""
+
+    name = "tabular"
+
+    def __init__(self, space: Space, *, task: str | None = None, options: Any = None) -> None:
+        super().__init__(space, task=task, options=options)
+        self.rows = self.table.by_arch()
+
+    @cached_property
+    def table_space(self) -> TableSpace:
+        archs = [self.space.arch(rows[0].card) for rows in self.rows.values()]
+        return TableSpace(self.space, archs, table_id(self.table))
+
+    def search_space(self) -> Space:
+        return self.table_space
+
+    def evaluate(self, arch: Arch, seed: int) -> Result:
+        return lookup(self.rows, arch, seed).result()

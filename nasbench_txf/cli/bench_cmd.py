@@ -1,0 +1,155 @@
+"""``nasbench-txf bench build|import|export|info|surrogate``: make and inspect tables."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasbench_txf.bench_build import BuildRequest, build
+from nasbench_txf.builtin_tables import builtin_folders
+from nasbench_txf.cli.common import add_plugin_options, plugin_options, print_json
+from nasbench_txf.errors import UserError
+from nasbench_txf.registry import get_space
+from nasbench_txf.result import Metric
+from nasbench_txf.space import Space
+from nasbench_txf.surrogate import Surrogate
+from nasbench_txf.table_import import import_table
+from nasbench_txf.tabular import Table
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("bench", help="build, import, export and inspect benchmark tables")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    b = actions.add_parser("build", help="measure a sample of archs (live training) into a table; resumable")
+    b.add_argument("--space", required=True)
+    b.add_argument("--task")
+    b.add_argument("--benchmark", default="live", help="the benchmark that measures (default: live)")
+    b.add_argument("--n", type=int, required=True, help="archs: the space's presets, then random cards")
+    b.add_argument("--seeds", type=int, default=1, help="seeds per repeated arch (0..K-1)")
+    b.add_argument("--repeated", type=int, help="archs that get every seed, spread over the plan (default all)")
+    b.add_argument("--sample-seed", type=int, default=0, help="seed of the random cards")
+    b.add_argument("--workers", type=int, default=1, help="parallel measurements (local processes)")
+    b.add_argument("--out", required=True, help="table folder; an existing one is resumed")
+    add_plugin_options(b, ("space", "benchmark"))
+    imp = actions.add_parser("import", help="a CSV or JSON Lines file of cards and metrics as a table")
+    imp.add_argument("file")
+    imp.add_argument("--space", required=True)
+    imp.add_argument("--task", required=True)
+    imp.add_argument("--metric", action="append", required=True, metavar="NAME",
+                     help="metric column (repeatable; the first is the objective)")
+    imp.add_argument("--minimize", action="append", default=[], metavar="NAME", help="a metric where lower is better")
+    imp.add_argument("--out", required=True)
+    add_plugin_options(imp, ("space",))
+    exp = actions.add_parser("export", help="a table as CSV or JSON Lines (one row per evaluation)")
+    exp.add_argument("table", help="table folder or built-in table name")
+    exp.add_argument("--out", help="file (.csv or .jsonl); default: CSV on stdout")
+    info = actions.add_parser("info", help="size, metrics, seeds, spread and surrogate fidelity of a table")
+    info.add_argument("table", nargs="?", help="table folder or built-in table name (default: all built-in)")
+    fit = actions.add_parser("surrogate", help="fit the table's surrogate and store it in TABLE/surrogate/")
+    fit.add_argument("table")
+    for action in (b, imp, info, fit):
+        action.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(handler=handle)
+
+
+def open_space(name: str, options: dict[str, str]) -> Space:
+    cls = get_space(name)
+    return cls(cls.make_options(options))
+
+
+def find_table(name: str) -> Table:
+    for folder in builtin_folders():
+        if folder.name == name:
+            return Table.read(folder)
+    return Table.read(Path(name))
+
+
+def table_space(table: Table) -> Space:
+    return open_space(table.meta.space["name"], table.meta.space.get("options", {}))
+
+
+def describe(table: Table) -> dict[str, Any]:
+    by_arch = table.by_arch()
+    objective = table.meta.metrics[0].name
+    ok = [r for r in table.rows if r.status == "ok"]
+    means = [np.mean([r.metrics[objective] for r in rows if r.status == "ok"])
+             for rows in by_arch.values() if any(r.status == "ok" for r in rows)]
+    seeds = {}
+    for rows in by_arch.values():
+        seeds[len(rows)] = seeds.get(len(rows), 0) + 1
+    out: dict[str, Any] = {
+        "folder": str(table.folder), "space": table.meta.space, "task": table.meta.task,
+        "source": table.meta.source, "metrics": [m.name for m in table.meta.metrics],
+        "rows": len(table.rows), "failed_rows": len(table.rows) - len(ok), "archs": len(by_arch),
+        "archs_by_seed_count": {str(k): v for k, v in sorted(seeds.items())},
+        "objective": objective,
+        "objective_mean": float(np.mean(means)) if means else None,
+        "objective_std_across_archs": float(np.std(means, ddof=1)) if len(means) > 1 else None,
+        "measured_seconds": float(sum(r.cost_seconds for r in table.rows)),
+    }
+    stored = table.folder / "surrogate" / "surrogate.json"
+    if stored.is_file():
+        meta = json.loads(stored.read_text(encoding="utf-8"))
+        out["surrogate"] = {k: meta[k] for k in ("archs", "config", "noise_std", "score_std_across_archs",
+                                                 "validation")}
+    return out
+
+
+def export(table: Table, out: str | None) -> None:
+    metric_names = [m.name for m in table.meta.metrics]
+    records = [{"arch_id": r.arch_id, "card": json.dumps(r.card, sort_keys=True), "seed": r.seed,
+                "status": r.status, "reason": r.reason or "", "cost_seconds": r.cost_seconds,
+                **{m: r.metrics.get(m, "") for m in metric_names}} for r in table.rows]
+    if out and out.endswith(".jsonl"):
+        Path(out).write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        return
+    handle = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout  # noqa: SIM115
+    try:
+        writer = csv.DictWriter(handle, fieldnames=["arch_id", "card", "seed", "status", "reason",
+                                                    "cost_seconds", *metric_names])
+        writer.writeheader()
+        writer.writerows(records)
+    finally:
+        if out:
+            handle.close()
+
+
+def handle(args: argparse.Namespace) -> int:
+    if args.action == "build":
+        request = BuildRequest(args.space, plugin_options(args, "space"), args.benchmark, args.task,
+                               plugin_options(args, "benchmark"), n=args.n, seeds=args.seeds,
+                               repeated=args.repeated, sample_seed=args.sample_seed)
+        table = build(request, args.out, workers=args.workers)
+        summary = describe(table)
+    elif args.action == "import":
+        space = open_space(args.space, plugin_options(args, "space"))
+        unknown = [m for m in args.minimize if m not in args.metric]
+        if unknown:
+            raise UserError(f"--minimize {', '.join(unknown)} is not one of the --metric columns")
+        metrics = [Metric(m, maximize=m not in args.minimize) for m in args.metric]
+        report = import_table(args.file, space, metrics, args.task, args.out)
+        for problem in report.skipped:
+            print(f"nasbench-txf: skipped {problem}", file=sys.stderr)
+        summary = {**describe(Table.read(args.out)), "imported": report.imported, "skipped": len(report.skipped)}
+    elif args.action == "export":
+        export(find_table(args.table), args.out)
+        return 0
+    elif args.action == "surrogate":
+        table = find_table(args.table)
+        Surrogate.fit(table, table_space(table)).save(table.folder / "surrogate")
+        summary = describe(table)
+    else:
+        tables = [find_table(args.table)] if args.table else [Table.read(f) for f in builtin_folders()]
+        summary = {"tables": [describe(t) for t in tables]} if not args.table else describe(tables[0])
+    if args.json:
+        print_json(summary)
+    else:
+        for key, value in summary.items():
+            print(f"{key}: {json.dumps(value) if isinstance(value, dict | list) else value}")
+    return 0

@@ -1,0 +1,182 @@
+"""A surrogate fitted on a table: answers for every arch of the space, with measured noise.
+
+Like NAS-Bench-301, the model is chosen and judged on archs it did not see:
+
+- **Features**: the one-hot encoding of the space's decision vector (works on any space).
+- **Targets**: per arch, the mean over its measured seeds of each metric (failed rows left
+  out). Gradient-boosted trees (LightGBM) predict each metric; for the objective, a few tree
+  configurations are compared by 5-fold cross-validated Kendall τ and the best is kept.
+- **Validation**: the chosen configuration is refitted on 80% of the archs and scored on the
+  other 20% (Kendall τ, Spearman ρ, R²). The **noise ceiling** is Kendall τ between two seeds
+  of the same archs: no model can rank archs better than a second measurement does.
+- **Noise**: the pooled within-arch standard deviation of the objective over repeated seeds.
+  ``evaluate(arch, seed)`` adds that much Gaussian noise, drawn from (arch, seed), to the
+  predicted mean: deterministic per seed, noisy across seeds as a real benchmark is.
+
+Stored as JSON plus LightGBM's text model format (no pickle), in ``<table>/surrogate/``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+from scipy import stats
+from sklearn.metrics import r2_score
+from sklearn.model_selection import KFold
+
+from nasbench_txf.arch import Arch
+from nasbench_txf.encodings.onehot import OneHot
+from nasbench_txf.errors import DataError
+from nasbench_txf.space import Space
+from nasbench_txf.tabular import Row, Table, write_atomic
+
+FORMAT = "nasbench-txf surrogate"
+FORMAT_VERSION = 1
+CONFIGS: dict[str, dict[str, Any]] = {
+    "shallow": {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 5},
+    "medium": {"n_estimators": 400, "learning_rate": 0.03, "num_leaves": 15, "min_child_samples": 5},
+    "deep": {"n_estimators": 600, "learning_rate": 0.02, "num_leaves": 31, "min_child_samples": 3},
+}
+COMMON = {"subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "random_state": 0,
+          "deterministic": True, "force_row_wise": True, "n_jobs": 1, "verbose": -1}
+
+
+def _regressor(config: str) -> lgb.LGBMRegressor:
+    return lgb.LGBMRegressor(**CONFIGS[config], **COMMON)
+
+
+def kendall(a: np.ndarray, b: np.ndarray) -> float:
+    return float(stats.kendalltau(a, b).statistic)
+
+
+@dataclass(frozen=True)
+class ArchTargets:
+    archs: list[Arch]
+    means: dict[str, np.ndarray]
+    objective_by_seed: list[np.ndarray]
+
+
+def arch_targets(space: Space, rows: dict[str, list[Row]], metrics: list[str]) -> ArchTargets:
+    archs, means, by_seed = [], {m: [] for m in [*metrics, "cost_seconds"]}, []
+    for arch_rows in rows.values():
+        ok = [r for r in arch_rows if r.status == "ok" and all(m in r.metrics for m in metrics)]
+        if not ok:
+            continue
+        archs.append(space.arch(ok[0].card))
+        for m in metrics:
+            means[m].append(np.mean([r.metrics[m] for r in ok]))
+        means["cost_seconds"].append(np.mean([r.cost_seconds for r in ok]))
+        by_seed.append(np.array([r.metrics[metrics[0]] for r in ok]))
+    return ArchTargets(archs, {k: np.asarray(v, dtype=float) for k, v in means.items()}, by_seed)
+
+
+def noise_level(by_seed: list[np.ndarray]) -> float:
+    """Pooled within-arch standard deviation over archs with at least two seeds."""
+    repeated = [x for x in by_seed if len(x) >= 2]
+    if not repeated:
+        return 0.0
+    squares = sum(float(((x - x.mean()) ** 2).sum()) for x in repeated)
+    return float(np.sqrt(squares / sum(len(x) - 1 for x in repeated)))
+
+
+def noise_ceiling(by_seed: list[np.ndarray]) -> float | None:
+    """Kendall τ between the first two seeds of the archs measured at least twice."""
+    pairs = np.array([x[:2] for x in by_seed if len(x) >= 2])
+    return kendall(pairs[:, 0], pairs[:, 1]) if len(pairs) >= 5 else None
+
+
+def choose_config(x: np.ndarray, y: np.ndarray) -> tuple[str, dict[str, float]]:
+    """The tree configuration with the best 5-fold cross-validated Kendall τ."""
+    scores = {}
+    for config in CONFIGS:
+        predicted = np.empty_like(y)
+        for train, test in KFold(5, shuffle=True, random_state=0).split(x):
+            predicted[test] = _regressor(config).fit(x[train], y[train]).predict(x[test])
+        scores[config] = kendall(predicted, y)
+    return max(scores, key=lambda c: (scores[c], c)), scores
+
+
+class Surrogate:
+    """Fitted models (one per metric) and the noise and validation of the objective."""
+
+    def __init__(self, space: Space, meta: dict[str, Any], boosters: dict[str, lgb.Booster]) -> None:
+        self.space, self.meta, self.boosters = space, meta, boosters
+        self.encoding = OneHot(space)
+
+    @property
+    def objective(self) -> str:
+        return str(self.meta["objective"])
+
+    @classmethod
+    def fit(cls, table: Table, space: Space) -> Surrogate:
+        metrics = [m.name for m in table.meta.metrics]
+        targets = arch_targets(space, table.by_arch(), metrics)
+        if len(targets.archs) < 20:
+            raise DataError(f"a surrogate needs at least 20 archs with a successful row; the table has "
+                            f"{len(targets.archs)}")
+        x = OneHot(space).encode(targets.archs)
+        y = targets.means[metrics[0]]
+        config, cv = choose_config(x, y)
+        order = np.random.default_rng(0).permutation(len(y))
+        held, fit_rows = order[: len(y) // 5], order[len(y) // 5:]
+        predicted = _regressor(config).fit(x[fit_rows], y[fit_rows]).predict(x[held])
+        validation = {
+            "kendall_tau": kendall(predicted, y[held]),
+            "spearman_rho": float(stats.spearmanr(predicted, y[held]).statistic),
+            "r2": float(r2_score(y[held], predicted)),
+            "held_out_archs": len(held),
+            "noise_ceiling_tau": noise_ceiling(targets.objective_by_seed),
+            "cv_kendall_tau": cv,
+        }
+        boosters = {metrics[0]: _regressor(config).fit(x, y).booster_}
+        for name in [*metrics[1:], "cost_seconds"]:
+            boosters[name] = _regressor("medium").fit(x, targets.means[name]).booster_
+        objective_values = y
+        meta = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "table": table.meta.to_json(),
+            "table_rows": len(table.rows), "archs": len(targets.archs), "objective": metrics[0],
+            "encoding": "onehot", "config": config, "noise_std": noise_level(targets.objective_by_seed),
+            "score_std_across_archs": float(np.std(objective_values, ddof=1)),
+            "validation": validation,
+        }
+        return cls(space, meta, boosters)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for name, booster in self.boosters.items():
+            files[name] = f"{name}.lgb.txt"
+            write_atomic(folder / files[name], booster.model_to_string())
+        write_atomic(folder / "surrogate.json", json.dumps({**self.meta, "models": files}, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path, space: Space) -> Surrogate:
+        path = folder / "surrogate.json"
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: cannot read the surrogate ({exc})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise DataError(f"{path}: not a nasbench-txf surrogate")
+        if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
+            raise DataError(f"{path}: surrogate format version {meta.get('format_version')!r} is newer than "
+                            f"this nasbench-txf reads ({FORMAT_VERSION}); upgrade nasbench-txf")
+        try:
+            boosters = {name: lgb.Booster(model_str=(folder / file).read_text(encoding="utf-8"))
+                        for name, file in meta["models"].items()}
+        except (OSError, KeyError, lgb.basic.LightGBMError) as exc:
+            raise DataError(f"{folder}: damaged surrogate model ({exc})") from None
+        return cls(space, meta, boosters)
+
+    def predict(self, archs: list[Arch]) -> dict[str, np.ndarray]:
+        x = self.encoding.encode(archs)
+        return {name: booster.predict(x) for name, booster in self.boosters.items()}
+
+    def noise(self, arch: Arch, seed: int) -> float:
+        rng = np.random.default_rng([seed & 0xFFFFFFFF, int(arch.id[:15], 16)])
+        return float(self.meta["noise_std"] * rng.standard_normal())

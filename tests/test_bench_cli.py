@@ -1,0 +1,84 @@
+"""``nasbench-txf bench``: import (a 2021-space table in the paper's notation), export, info."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from nbt_testing import space
+
+from nasbench_txf.tabular import Table
+
+SPACE_2021 = space("flexibert-2021")
+
+
+def paper_card(card: dict) -> str:
+    """A card as seed 001 prints it: {l: 4, h: [256, ...], s: [SDP, ...]}."""
+    parts = []
+    for key in ("l", "h", "a", "f", "s"):
+        value = card[key]
+        text = f"[{', '.join(str(v).upper() for v in value)}]" if isinstance(value, list) else str(value)
+        parts.append(f"{key}: {text}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def test_import_a_2021_table_in_the_papers_notation(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    archs = list(SPACE_2021.enumerate())[:40]
+    lines = ["card,glue,params"]
+    lines += [f'"{paper_card(a.card)}",{0.6 + i / 1000},{1000 + i}' for i, a in enumerate(archs)]
+    lines.insert(5, '"{l: 3, h: [128, 128, 128]}",0.5,1')  # l=3 is not in the 2021 space
+    lines.insert(9, f'"{paper_card(archs[0].card)}",high,1')  # not a number
+    (tmp_path / "paper.csv").write_text("\n".join(lines) + "\n")
+    done = cli("bench", "import", "paper.csv", "--space", "flexibert-2021", "--task", "glue", "--metric", "glue",
+               "--metric", "params", "--minimize", "params", "--out", "t2021", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [line.split(":")[0] for line in done.stderr.splitlines()] == ["nasbench-txf"] * 2
+    assert "line 6" in done.stderr and "line 10" in done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["imported"] == 40 and summary["skipped"] == 2 and summary["archs"] == 40
+    table = Table.read(tmp_path / "t2021")
+    assert {r.arch_id for r in table.rows} == {a.id for a in archs}
+    assert [m.maximize for m in table.meta.metrics] == [True, False]
+
+    exported = cli("bench", "export", "t2021", "--out", "back.csv")
+    assert exported.returncode == 0, exported.stderr
+    with (tmp_path / "back.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 40 and float(rows[0]["glue"]) == table.rows[0].metrics["glue"]
+    again = cli("bench", "import", "back.csv", "--space", "flexibert-2021", "--task", "glue", "--metric", "glue",
+                "--metric", "params", "--minimize", "params", "--out", "copy")
+    assert again.returncode == 0, again.stderr
+    strip = lambda rows: [(r.arch_id, r.card, r.seed, r.metrics) for r in rows]  # noqa: E731
+    assert strip(Table.read(tmp_path / "copy").rows) == strip(table.rows)
+
+
+def test_info_and_surrogate_of_a_built_table(cli, toy_table: Path) -> None:  # type: ignore[no-untyped-def]
+    done = cli("bench", "info", str(toy_table), "--json")
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["rows"] == 140 and info["archs"] == 80 and info["archs_by_seed_count"] == {"1": 50, "3": 30}
+    assert info["objective"] == "score" and info["objective_std_across_archs"] > 0
+
+
+def test_bad_imports_write_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "rows.csv").write_text("card,acc\n" + '"{l: 2, h: [128, 128]}",0.5\n')
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00card\n")
+    (tmp_path / "lines.jsonl").write_text('{"card": {"l": 2}, "acc": 1}\nnot json\n')
+    base = ["--space", "flexibert-2021", "--task", "t", "--out", "out"]
+    cases = {
+        ("rows.csv", "--metric", "glue"): "no column(s) glue",
+        ("rows.csv", "--metric", "acc"): "no valid row",
+        ("binary.csv", "--metric", "acc"): "not a UTF-8 text file",
+        ("lines.jsonl", "--metric", "acc"): "line 2: not JSON",
+        ("missing.csv", "--metric", "acc"): "no such file",
+        ("rows.csv", "--metric", "acc", "--minimize", "loss"): "--minimize loss is not one of the --metric",
+    }
+    for args, message in cases.items():
+        done = cli("bench", "import", *args, *base)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+        assert not (tmp_path / "out").exists()
+    for bad in ("nowhere", "rows.csv"):
+        done = cli("bench", "info", bad)
+        assert done.returncode == 2 and "not a table folder" in done.stderr

@@ -1,0 +1,135 @@
+"""Tables: the format, build/resume, the tabular and surrogate benchmarks, import/export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from nbt_testing import space
+
+from nasbench_txf.bench_build import BuildRequest, build, plan
+from nasbench_txf.benchmarks.surrogate import SurrogateBenchmark
+from nasbench_txf.benchmarks.tabular import Tabular
+from nasbench_txf.errors import DataError, InvalidCardError
+from nasbench_txf.surrogate import Surrogate
+from nasbench_txf.tabular import ROWS, Table
+
+TOY = space("toy-grid")
+
+
+def test_plan_spreads_repeated_seeds_and_is_deterministic() -> None:
+    flexibert = space("flexibert")
+    jobs = plan(flexibert, 600, 3, 100, 0)
+    archs = list(dict.fromkeys(a for a, _ in jobs))
+    assert len(jobs) == 800 and len(archs) == 600
+    assert archs[0] == flexibert.resolve("bert-tiny")  # presets first
+    per_arch = {a: [s for b, s in jobs if b == a] for a in archs}
+    repeated = [i for i, a in enumerate(archs) if per_arch[a] == [0, 1, 2]]
+    assert len(repeated) == 100 and repeated[:3] == [0, 6, 12]
+    assert jobs == plan(flexibert, 600, 3, 100, 0)
+
+
+def test_build_resumes_where_it_stopped(toy_table: Path, tmp_path: Path) -> None:
+    full = Table.read(toy_table)
+    assert len(full.rows) == 80 + 30 * 2 and len(full.by_arch()) == 80
+    folder = tmp_path / "t"
+    shutil.copytree(toy_table, folder)
+    rows = (folder / ROWS).read_text().splitlines(keepends=True)
+    (folder / ROWS).write_text("".join(rows[:50]) + rows[50][:25])  # killed mid-line
+    measured = []
+    request = BuildRequest("toy-grid", {}, "toy-quadratic", None, {"noise": "0.3"}, n=80, seeds=3, repeated=30)
+    build(request, folder, progress=False, on_row=measured.append)
+    assert len(measured) == len(full.rows) - 50
+    resumed = Table.read(folder)
+    key = lambda r: (r.arch_id, r.seed)  # noqa: E731
+    assert sorted(resumed.rows, key=key) == sorted(full.rows, key=key)
+
+
+def test_build_refuses_a_table_of_another_recipe(toy_table: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "t"
+    shutil.copytree(toy_table, folder)
+    request = BuildRequest("toy-grid", {}, "toy-quadratic", None, {"noise": "0.5"}, n=80)
+    before = (folder / ROWS).read_bytes()
+    with pytest.raises(DataError, match="another space, task, recipe or metrics"):
+        build(request, folder, progress=False)
+    assert (folder / ROWS).read_bytes() == before
+
+
+def test_tabular_answers_with_measured_rows_and_searches_the_table(toy_table: Path) -> None:
+    bench = Tabular(TOY, options=Tabular.make_options({"table": str(toy_table)}))
+    table_space = bench.search_space()
+    assert table_space.enumerable and table_space.cardinality() == 80
+    rows = bench.table.by_arch()
+    arch = next(a for a in table_space.enumerate() if len(rows[a.id]) == 3)
+    measured = {r.metrics["score"] for r in rows[arch.id]}
+    assert bench.evaluate(arch, seed=1).metrics["score"] == rows[arch.id][1].metrics["score"]
+    seen = {bench.evaluate(arch, seed=s).metrics["score"] for s in range(10, 40)}
+    assert seen == measured  # unmeasured seeds map onto the measured ones
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        child = table_space.mutate(arch, rng)
+        assert child in table_space.members and child != arch
+        assert table_space.from_decisions(TOY.to_decisions(TOY.sample(rng))) in table_space.members
+    outside = next(a for a in TOY.enumerate() if a not in table_space.members)
+    with pytest.raises(InvalidCardError, match="not in the table"):
+        table_space.check(outside)
+    with pytest.raises(DataError, match="not in the table"):
+        bench.evaluate(outside, seed=0)
+
+
+def test_surrogate_validation_noise_and_storage(toy_table: Path, tmp_path: Path) -> None:
+    table = Table.read(toy_table)
+    surrogate = Surrogate.fit(table, TOY)
+    meta = surrogate.meta
+    assert meta["archs"] == 80 and meta["config"] in meta["validation"]["cv_kendall_tau"]
+    # toy-quadratic's noise is 0.3: the pooled seed-to-seed spread measures it
+    assert meta["noise_std"] == pytest.approx(0.3, abs=0.08)
+    assert meta["validation"]["kendall_tau"] > 0.5 and meta["validation"]["held_out_archs"] == 16
+    surrogate.save(tmp_path / "s")
+    loaded = Surrogate.load(tmp_path / "s", TOY)
+    archs = list(TOY.enumerate())[:30]
+    for name, values in surrogate.predict(archs).items():
+        assert np.array_equal(values, loaded.predict(archs)[name])
+    bench = SurrogateBenchmark(TOY, options=SurrogateBenchmark.make_options({"table": str(toy_table)}))
+    unseen = next(a for a in TOY.enumerate() if a.id not in table.by_arch())
+    first, again, other = (bench.evaluate(unseen, seed=s) for s in (0, 0, 1))
+    assert first == again and first.metrics["score"] != other.metrics["score"]
+    assert first.cost_seconds > 0 and set(first.metrics) == {"score", "size"}
+
+
+def test_surrogate_files_from_a_newer_version_are_refused(toy_table: Path, tmp_path: Path) -> None:
+    Surrogate.fit(Table.read(toy_table), TOY).save(tmp_path / "s")
+    meta = json.loads((tmp_path / "s" / "surrogate.json").read_text())
+    (tmp_path / "s" / "surrogate.json").write_text(json.dumps({**meta, "format_version": 99}))
+    with pytest.raises(DataError, match="newer than this nasbench-txf reads"):
+        Surrogate.load(tmp_path / "s", TOY)
+    (tmp_path / "s" / "score.lgb.txt").write_text("garbage")
+    (tmp_path / "s" / "surrogate.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match="damaged surrogate model"):
+        Surrogate.load(tmp_path / "s", TOY)
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [
+        ("{ not json", "not JSON"),
+        ('{"format": "something else"}', "not a nasbench-txf table"),
+        ('{"format": "nasbench-txf table", "format_version": 7}', "newer than this nasbench-txf reads"),
+        ('{"format": "nasbench-txf table", "format_version": 1}', "malformed table metadata"),
+    ],
+)
+def test_bad_table_metadata(tmp_path: Path, meta: str, message: str) -> None:
+    (tmp_path / "metadata.json").write_text(meta)
+    with pytest.raises(DataError, match=message):
+        Table.read(tmp_path)
+
+
+def test_bad_row_is_named_with_its_line(toy_table: Path, tmp_path: Path) -> None:
+    shutil.copytree(toy_table, tmp_path / "t")
+    with (tmp_path / "t" / ROWS).open("a") as handle:
+        handle.write('{"arch_id": 1}\n')
+    with pytest.raises(DataError, match=rf"line {80 + 60 + 1}: not a table row"):
+        Table.read(tmp_path / "t")
