@@ -58,6 +58,15 @@ class Encoding(Plugin, ABC):
     def fit(self) -> None:
         """One-time work for the space (cached); called once before :meth:`encode`."""
 
+    #: the file :meth:`fit` cached its work in (``None``: nothing to cache)
+    cache_path: Path | None = None
+    #: whether :meth:`fit` found its work in the cache
+    loaded_from_cache: bool = False
+
+    def fit_info(self) -> dict[str, Any]:
+        """What the fit found (sizes, fidelity), for ``nasbench-txf encode``."""
+        return {}
+
     @property
     @abstractmethod
     def dim(self) -> int:

@@ -168,6 +168,14 @@ class Space(Plugin, ABC):
         return self.from_decisions([x if t else y for x, y, t in zip(a, b, take, strict=True)])
 
     # -- graph -------------------------------------------------------------------------------
+    def block_complexity(self, label: str) -> float | None:
+        """Computational cost of a graph block with this label (any consistent unit).
+
+        Graph edit distances order blocks by it (seed 000 §3.3.1); ``None`` (the default)
+        means the space gives no order and every block edit costs the same.
+        """
+        return None
+
     @abstractmethod
     def graph(self, arch: Arch) -> nx.DiGraph:
         """Block-level computational graph; every node has a string ``label`` attribute.

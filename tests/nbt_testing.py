@@ -27,6 +27,12 @@ LIVE_SMALL = {"data_dir": str(GLUE), "train_size": "256", "holdout_size": "64", 
 
 #: options a benchmark needs in the contract tests (data it cannot find by itself)
 BENCHMARK_OPTIONS = {"live": LIVE_SMALL}
+#: small fits for the contract tests (the full-size fits are measured in benchmarks/)
+ENCODING_OPTIONS = {
+    "t2v": {"fit_archs": "60", "pairs": "1000", "held_out": "200", "epochs": "100", "anchors": "8"},
+    "path": {"fit_archs": "300"},
+    "wl": {"fit_archs": "300"},
+}
 #: benchmarks answering from a table run in the contract tests on a toy table (conftest.py)
 TABLE_BENCHMARKS = ("tabular", "surrogate")
 

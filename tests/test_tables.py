@@ -133,3 +133,31 @@ def test_bad_row_is_named_with_its_line(toy_table: Path, tmp_path: Path) -> None
         handle.write('{"arch_id": 1}\n')
     with pytest.raises(DataError, match=rf"line {80 + 60 + 1}: not a table row"):
         Table.read(tmp_path / "t")
+
+
+def test_the_built_in_table_is_a_valid_flexibert_sst2_table() -> None:
+    from nasbench_txf.builtin_tables import builtin_folders
+
+    (folder,) = [f for f in builtin_folders() if f.name == "flexibert-sst2"]
+    table = Table.read(folder)
+    flexibert = space("flexibert")
+    assert table.meta.space == flexibert.key() and table.meta.task == "sst2"
+    assert table.meta.metrics[0].name == "accuracy" and table.meta.source["benchmark"] == "live"
+    recipe = table.meta.source["options"]
+    assert (recipe["train_size"], recipe["epochs"], recipe["lr"], recipe["holdout_size"]) == (8000, 2, 3e-4, 2000)
+    for row in table.rows:
+        assert flexibert.arch(row.card).id == row.arch_id and row.seed in (0, 1, 2)
+        assert row.status == "failed" or 0.4 < row.metrics["accuracy"] < 1
+    assert flexibert.resolve("bert-tiny").id in table.by_arch()
+
+
+def test_run_against_a_table_from_the_cli(cli, toy_table: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for bench in ("tabular", "surrogate"):
+        done = cli("run", "--space", "toy-grid", "--strategy", "rs", "--benchmark", bench, "--budget", "15",
+                   "--benchmark-opt", f"table={toy_table}", "--store", str(tmp_path / f"{bench}.sqlite"), "--json")
+        assert done.returncode == 0, done.stderr
+        cell = json.loads(done.stdout)["cells"][0]
+        assert cell["trials"] == 15 and cell["objective"] == "score"
+    wrong = cli("run", "--space", "flexibert", "--strategy", "rs", "--benchmark", "tabular",
+                "--benchmark-opt", f"table={toy_table}", "--store", str(tmp_path / "x.sqlite"))
+    assert wrong.returncode == 2 and "measured space" in wrong.stderr and not (tmp_path / "x.sqlite").exists()

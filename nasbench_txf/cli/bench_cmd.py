@@ -13,7 +13,7 @@ import numpy as np
 
 from nasbench_txf.bench_build import BuildRequest, build
 from nasbench_txf.builtin_tables import builtin_folders
-from nasbench_txf.cli.common import add_plugin_options, plugin_options, print_json
+from nasbench_txf.cli.common import add_plugin_options, emit, plugin_options
 from nasbench_txf.errors import UserError
 from nasbench_txf.registry import get_space
 from nasbench_txf.result import Metric
@@ -147,9 +147,5 @@ def handle(args: argparse.Namespace) -> int:
     else:
         tables = [find_table(args.table)] if args.table else [Table.read(f) for f in builtin_folders()]
         summary = {"tables": [describe(t) for t in tables]} if not args.table else describe(tables[0])
-    if args.json:
-        print_json(summary)
-    else:
-        for key, value in summary.items():
-            print(f"{key}: {json.dumps(value) if isinstance(value, dict | list) else value}")
+    emit(summary, args.json)
     return 0

@@ -10,7 +10,7 @@ from typing import Any
 
 from nasbench_txf.options import split_pairs
 
-__all__ = ["add_plugin_options", "command_line", "plugin_options", "print_json", "split_pairs"]
+__all__ = ["add_plugin_options", "command_line", "emit", "plugin_options", "print_json", "split_pairs"]
 
 PLUGIN_KINDS = ("space", "strategy", "encoding", "benchmark")
 
@@ -31,6 +31,15 @@ def plugin_options(args: argparse.Namespace, kind: str) -> dict[str, str]:
 def print_json(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")
+
+
+def emit(report: dict[str, Any], as_json: bool) -> None:
+    """A report as JSON, or one ``key: value`` line per entry."""
+    if as_json:
+        print_json(report)
+        return
+    for key, value in report.items():
+        print(f"{key}: {json.dumps(value, default=str) if isinstance(value, dict | list) else value}")
 
 
 def command_line() -> str:

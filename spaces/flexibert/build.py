@@ -12,6 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from nasbench_txf.arch import Arch
 from nasbench_txf.spaces.flexibert import transfer
 from nasbench_txf.spaces.flexibert.elements import Layer
+from nasbench_txf.spaces.flexibert.graph import block_flops
 from nasbench_txf.spaces.flexibert.model import FlexiBERTModel
 
 
@@ -54,6 +55,9 @@ class BuildsFlexiBERTModels:
 
     def count_flops(self, arch: Arch, *, vocab_size: int, seq_len: int) -> int:
         return forward_flops(self.layers(arch), vocab_size=vocab_size, seq_len=seq_len)
+
+    def block_complexity(self, label: str) -> float | None:
+        return block_flops(label)
 
     def overlap_fraction(self, query: Arch, neighbour: Arch) -> float:
         """Biased overlap / query layers (seed 000 §3.3.3): the share of layers a neighbour hands over."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import networkx as nx
@@ -38,3 +39,36 @@ def block_graph(layers: Sequence[Layer]) -> nx.DiGraph:
             last = add("add-norm", ff, last)
     add("output", last)
     return g
+
+
+#: sequence length at which attention-like blocks are costed
+COST_SEQ_LEN = 128
+
+
+def block_flops(label: str) -> float:
+    """Approximate multiply-adds per token of a block, to order blocks by complexity (§3.3.1).
+
+    Head blocks (``h-{hidden}/{op}-{param}``): SDP/WMA self-attention 4h² + 2Lh (WMA one more
+    Lh), DCT mixing Lh + h², DFT mixing h·log2(Lh), dynamic convolution 2h² + kh; feed-forward
+    ``ff-{f}`` 2·f·(f/4) (BERT's inner size is 4h, and the label carries only f); projections
+    a·b; add&norm 1; input and output 0. Only the order matters.
+    """
+    if label in ("input", "output"):
+        return 0.0
+    if label == "add-norm":
+        return 1.0
+    kind, _, rest = label.partition("-")
+    if kind == "ff":
+        f = float(rest)
+        return 2 * f * f / 4
+    if kind == "proj":
+        a, b = (float(x) for x in rest.split("-"))
+        return a * b
+    hidden, _, operation = rest.partition("/")
+    h, length = float(hidden), COST_SEQ_LEN
+    op, _, param = operation.partition("-")
+    if op == "SA":
+        return 4 * h * h + (3 if param == "WMA" else 2) * length * h
+    if op == "LT":
+        return length * h + h * h if param == "DCT" else h * math.log2(length * h)
+    return 2 * h * h + float(param) * h  # DSC with kernel size param

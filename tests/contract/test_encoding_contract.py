@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nbt_testing import loadable, sample_archs, space
+from nbt_testing import ENCODING_OPTIONS, loadable, sample_archs, space
 
 from nasbench_txf.registry import get_encoding
 
@@ -16,7 +16,7 @@ def test_fixed_length_finite_vectors(encoding_name: str, space_name: str) -> Non
     subject_space = space(space_name)
     cls = get_encoding(encoding_name)
     assert cls.unsupported(subject_space) is None, "every encoding must work on every space"
-    encoding = cls(subject_space, cls.make_options())
+    encoding = cls(subject_space, cls.make_options(ENCODING_OPTIONS.get(encoding_name, {})))
     encoding.fit()
     archs = sample_archs(subject_space, 40)
     vectors = encoding.encode(archs)

@@ -1,0 +1,56 @@
+"""Weisfeiler–Lehman subtree features of the labelled block graph (seed 001 §2.3; NASGEM).
+
+Each iteration relabels every node by its label and the sorted labels of its predecessors
+and of its successors (the graph is directed: where a block's input comes from and where its
+output goes are different things); the features are the counts of every label of every
+iteration, 0 to ``iterations``, as in the WL subtree kernel (Shervashidze et al. 2011).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from nasbench_txf.arch import Arch
+from nasbench_txf.graph_features import FeatureCountEncoding, VocabularyOptions, combine, label_hash
+
+IN, OUT = 0x1F, 0x2F  # markers that keep predecessor and successor labels apart
+
+
+@dataclass(frozen=True)
+class WLOptions(VocabularyOptions):
+    iterations: int = field(default=2, metadata={"help": "WL relabelling rounds"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.iterations < 0:
+            raise ValueError(f"iterations must be >= 0, got {self.iterations}")
+
+
+def wl_features(graph: nx.DiGraph, iterations: int) -> Counter[int]:
+    labels = {node: label_hash(label) for node, label in graph.nodes(data="label")}
+    counts = Counter(labels.values())
+    for round_ in range(1, iterations + 1):
+        new = {}
+        for node, label in labels.items():
+            h = combine(label, round_)
+            for marker, neighbours in ((IN, graph.predecessors(node)), (OUT, graph.successors(node))):
+                h = combine(h, marker)
+                for value in sorted(labels[n] for n in neighbours):
+                    h = combine(h, value)
+            new[node] = h
+        labels = new
+        counts.update(labels.values())
+    return counts
+
+
+class WLEncoding(FeatureCountEncoding):
+    """Counts of Weisfeiler–Lehman subtree labels of the block graph."""
+
+    name = "wl"
+    Options = WLOptions
+
+    def features(self, arch: Arch) -> Counter[int]:
+        return wl_features(self.space.graph(arch), self.options.iterations)

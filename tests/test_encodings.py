@@ -1,0 +1,141 @@
+"""Graph edit distance against networkx, and the path, WL and t2v encodings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+from nbt_testing import ENCODING_OPTIONS, space
+
+from nasbench_txf.encodings.path import PathEncoding, truncated_paths
+from nasbench_txf.encodings.t2v import Transformer2vec
+from nasbench_txf.encodings.wl import WLEncoding, wl_features
+from nasbench_txf.ged import CostGraph, ged_bipartite, ged_exact
+
+LABELS = ["input", "add-norm", "h-128/SA-SDP", "ff-512", "output"]
+FLEXIBERT = space("flexibert")
+
+
+def random_dag(rng: np.random.Generator, n: int) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    for node in range(n):
+        graph.add_node(node, label=LABELS[int(rng.integers(len(LABELS)))])
+    graph.add_edges_from((i, j) for i in range(n) for j in range(i + 1, n) if rng.random() < 0.35)
+    return graph
+
+
+def networkx_ged(a: nx.DiGraph, b: nx.DiGraph, index: dict[str, float], uniform: bool) -> float:
+    weight = (lambda x: 1.0) if uniform else (lambda x: index[x["label"]])
+    subst = ((lambda x, y: float(x["label"] != y["label"])) if uniform
+             else (lambda x, y: abs(index[x["label"]] - index[y["label"]])))
+    return nx.graph_edit_distance(a, b, node_subst_cost=subst, node_del_cost=weight, node_ins_cost=weight,
+                                  edge_subst_cost=lambda x, y: 0, edge_del_cost=lambda x: 1,
+                                  edge_ins_cost=lambda x: 1)
+
+
+@pytest.mark.parametrize("uniform", [False, True])
+def test_exact_ged_equals_networkx_on_small_graphs(uniform: bool) -> None:
+    rng = np.random.default_rng(0)
+    index = {label: float(i + 1) for i, label in enumerate(LABELS)}
+    for _ in range(40):
+        a, b = random_dag(rng, int(rng.integers(1, 6))), random_dag(rng, int(rng.integers(1, 6)))
+        ca, cb = CostGraph.of(a, index, uniform), CostGraph.of(b, index, uniform)
+        exact = ged_exact(ca, cb)
+        assert exact == pytest.approx(networkx_ged(a, b, index, uniform))
+        assert ged_bipartite(ca, cb) >= exact - 1e-9  # the approximation is an upper bound
+
+
+def test_flexibert_ged_is_zero_for_the_same_card_and_grows_with_difference() -> None:
+    encoding = Transformer2vec(FLEXIBERT, Transformer2vec.make_options(ENCODING_OPTIONS["t2v"]))
+    encoding.fit()
+    tiny, tiny4, mini = (FLEXIBERT.resolve(p) for p in ("bert-tiny", "bert-4-128", "bert-mini"))
+    graph = {a: encoding.costs.graph(FLEXIBERT, a) for a in (tiny, tiny4, mini)}
+    assert ged_bipartite(graph[tiny], graph[tiny]) == 0
+    assert 0 < ged_bipartite(graph[tiny], graph[tiny4]) < ged_bipartite(graph[tiny], graph[mini])
+
+
+def test_path_counts_parallel_heads_and_truncation_bounds_the_paths() -> None:
+    two, four = FLEXIBERT.resolve("bert-tiny"), FLEXIBERT.arch({**FLEXIBERT.resolve("bert-tiny").card, "n": [4, 4]})
+    assert sum(truncated_paths(FLEXIBERT.graph(four), 1).values()) > sum(
+        truncated_paths(FLEXIBERT.graph(two), 1).values())
+    graph = FLEXIBERT.graph(FLEXIBERT.resolve("bert-mini"))
+    shortest = len(nx.shortest_path(graph, 0, max(graph.nodes)))
+    for truncate in (0, 1, 2):
+        kept = sum(truncated_paths(graph, truncate).values())
+        every = sum(1 for p in nx.all_simple_paths(graph, 0, max(graph.nodes)) if len(p) <= shortest + truncate)
+        assert kept == every
+    encoding = PathEncoding(FLEXIBERT, PathEncoding.make_options(ENCODING_OPTIONS["path"]))
+    encoding.fit()
+    assert encoding.features(two) != encoding.features(four)
+    fitted = FLEXIBERT.sample(np.random.default_rng(0))  # the first arch of the 300 the vocabulary came from
+    assert encoding.encode([fitted]).sum() > 0
+
+
+def test_wl_is_invariant_to_node_numbering_and_iteration_zero_counts_labels() -> None:
+    graph = FLEXIBERT.graph(FLEXIBERT.resolve("convbert-mini"))
+    shuffled = nx.relabel_nodes(graph, {n: f"node{(7 * n) % 101}" for n in graph.nodes})
+    assert wl_features(graph, 3) == wl_features(shuffled, 3)
+    labels = [label for _, label in graph.nodes(data="label")]
+    assert sum(wl_features(graph, 0).values()) == len(labels)
+    assert len(wl_features(graph, 0)) == len(set(labels))
+    assert sum(wl_features(graph, 2).values()) == 3 * len(labels)
+    encoding = WLEncoding(FLEXIBERT, WLEncoding.make_options(ENCODING_OPTIONS["wl"]))
+    encoding.fit()
+    assert encoding.fit_info()["features"] == encoding.dim
+
+
+def test_t2v_caches_and_refits_a_damaged_or_foreign_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NASBENCH_TXF_CACHE", str(tmp_path))
+    options = Transformer2vec.make_options(ENCODING_OPTIONS["t2v"])
+    first = Transformer2vec(FLEXIBERT, options)
+    first.fit()
+    assert not first.loaded_from_cache and first.cache_path is not None and first.cache_path.is_file()
+    report = first.fit_info()
+    assert report["archs"] == 60 and report["held_out_pairs"] == 200 and -1 <= report["spearman"] <= 1
+    archs = [FLEXIBERT.resolve(p) for p in ("bert-tiny", "fnet-mini", "convbert-4-128")]
+    vectors = first.encode(archs)  # outside the 60 fitted archs: placed against the anchors
+    again = Transformer2vec(FLEXIBERT, options)
+    again.fit()
+    assert again.loaded_from_cache
+    np.testing.assert_allclose(again.encode(archs), vectors)
+    first.cache_path.write_bytes(b"not an npz")
+    damaged = Transformer2vec(FLEXIBERT, options)
+    damaged.fit()
+    assert not damaged.loaded_from_cache
+    np.testing.assert_allclose(damaged.encode(archs), vectors)
+    # a cache file made for other options (or an older version) under this fit's name: refit
+    other = Transformer2vec(FLEXIBERT, Transformer2vec.make_options({**ENCODING_OPTIONS["t2v"], "seed": "1"}))
+    other.fit()
+    assert other.cache_path is not None and other.cache_path != first.cache_path
+    other.cache_path.replace(first.cache_path)
+    foreign = Transformer2vec(FLEXIBERT, options)
+    foreign.fit()
+    assert not foreign.loaded_from_cache
+    np.testing.assert_allclose(foreign.encode(archs), vectors)
+
+
+def test_t2v_distances_follow_ged() -> None:
+    encoding = Transformer2vec(FLEXIBERT, Transformer2vec.make_options(
+        {**ENCODING_OPTIONS["t2v"], "fit_archs": "120", "pairs": "4000", "epochs": "300"}))
+    encoding.fit()
+    assert encoding.fit_info()["spearman"] > 0.8
+
+
+def test_encode_cli(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env = {"NASBENCH_TXF_CACHE": str(tmp_path / "fresh-cache")}
+    args = ["encode", "--space", "flexibert", "--encoding", "t2v", "--json",
+            *[x for k, v in ENCODING_OPTIONS["t2v"].items() for x in ("--encoding-opt", f"{k}={v}")]]
+    first = cli(*args, env=env)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report["dim"] == 16 and not report["loaded_from_cache"] and Path(report["cache"]).is_file()
+    assert report["fit"]["held_out_pairs"] == 200 and "spearman" in report["fit"]
+    second = json.loads(cli(*args, env=env).stdout)
+    assert second["loaded_from_cache"] and second["fit"] == report["fit"]
+    for bad, message in ((["--encoding", "t2w"], "did you mean 't2v'"),
+                         (["--encoding", "t2v", "--encoding-opt", "dim=-1"], "dim >= 0")):
+        done = cli("encode", "--space", "flexibert", *bad)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
