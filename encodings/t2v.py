@@ -40,6 +40,7 @@ from nasbench_txf.encoding import Encoding
 from nasbench_txf.ged import CostGraph, ged_bipartite
 from nasbench_txf.graph_features import cache_file, fit_archs, label_hash
 from nasbench_txf.space import Space
+from nasbench_txf.threads import one_thread
 
 KNEE_DIMS = (2, 4, 8, 16, 32)
 
@@ -188,7 +189,8 @@ class Transformer2vec(Encoding):
         dim = o.dim
         if dim == 0:
             dim, knee = self._knee(len(archs), train, train_geds, held, held_geds)
-        vectors = train_embedding(len(archs), train, train_geds, dim, o.epochs, o.seed)
+        with one_thread():
+            vectors = train_embedding(len(archs), train, train_geds, dim, o.epochs, o.seed)
         predicted = distances(vectors, held)
         self.report = {
             "archs": len(archs), "train_pairs": len(train), "held_out_pairs": len(held), "dim": dim,
@@ -206,7 +208,9 @@ class Transformer2vec(Encoding):
 
         errors = {}
         for d in KNEE_DIMS:
-            vectors = train_embedding(n, train, train_geds, d, max(100, self.options.epochs // 3), self.options.seed)
+            with one_thread():
+                vectors = train_embedding(n, train, train_geds, d, max(100, self.options.epochs // 3),
+                                          self.options.seed)
             errors[d] = float(np.mean((distances(vectors, held) - held_geds) ** 2))
         knee = KneeLocator(list(errors), list(errors.values()), curve="convex", direction="decreasing").knee
         return int(knee or 16), {str(d): e for d, e in errors.items()}

@@ -18,6 +18,11 @@ from typing import Any, Literal, get_args, get_origin
 from nasbench_txf.errors import OptionError
 
 
+def option(default: Any, help: str) -> Any:
+    """A dataclass field with a default and the help text ``list`` and the docs show."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 @dataclasses.dataclass(frozen=True)
 class NoOptions:
     """The options of a plugin that takes none."""

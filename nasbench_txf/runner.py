@@ -170,7 +170,7 @@ def run_cell(
         simulated = sum(r.cost_seconds for r in rows)
         trial = len(rows)
         tell_seconds = 0.0  # time spent in tell is overhead before the next trial can start
-        while not budget.exhausted(trial, simulated):
+        while not budget.exhausted(trial, simulated) and not cell.strategy.finished:
             started = time.perf_counter()
             (arch,) = cell.strategy.ask(1)
             cell.strategy.space.check(arch)

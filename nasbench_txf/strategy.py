@@ -72,6 +72,11 @@ class Strategy(Plugin, ABC):
     def tell(self, arch: Arch, result: Result) -> None:
         """Feed back the result of an arch this strategy asked for."""
 
+    @property
+    def finished(self) -> bool:
+        """True once the strategy has converged by its own criterion; the run then stops early."""
+        return False
+
     def score(self, result: Result) -> float | None:
         """The objective as a quantity to maximise, ``None`` for a failed result."""
         value = result.value(self.objective.name)

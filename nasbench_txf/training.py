@@ -16,39 +16,36 @@ import math
 import statistics
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
+from nasbench_txf.options import option
 from nasbench_txf.tasks import TaskSpec
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 @dataclass(frozen=True)
 class Recipe:
     """How a model is trained; every value is a benchmark option (``--benchmark-opt``)."""
 
-    epochs: int = field(default=5, metadata=_help("training epochs (App. B.5: 5)"))
-    batch_size: int = field(default=0, metadata=_help("batch size; 0 = the task's value in Table 6"))
-    lr: float = field(default=0.0, metadata=_help("peak learning rate; 0 = the task's value in Table 6"))
-    warmup: float = field(default=0.1, metadata=_help("fraction of the steps spent warming up"))
-    weight_decay: float = field(default=0.01, metadata=_help("AdamW weight decay"))
-    adam_beta1: float = field(default=0.9, metadata=_help("AdamW beta1"))
-    adam_beta2: float = field(default=0.98, metadata=_help("AdamW beta2 (App. B.5)"))
-    adam_eps: float = field(default=1e-6, metadata=_help("AdamW epsilon (App. B.5)"))
-    clip: float = field(default=1.0, metadata=_help("gradient norm clipping; 0 = none"))
-    patience: int = field(default=2, metadata=_help("stop after this many epochs without a better selection loss"))
-    max_len: int = field(default=128, metadata=_help("tokens per input; longer inputs are truncated"))
-    dropout: float = field(default=0.1, metadata=_help("dropout probability"))
-    threads: int = field(default=0, metadata=_help("CPU threads for torch; 0 = torch's default"))
-    device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata=_help("auto = cuda when present"))
-    bf16: bool = field(default=True, metadata=_help("bf16 autocast on CUDA (ignored on CPU)"))
+    epochs: int = option(5, "training epochs (App. B.5: 5)")
+    batch_size: int = option(0, "batch size; 0 = the task's value in Table 6")
+    lr: float = option(0.0, "peak learning rate; 0 = the task's value in Table 6")
+    warmup: float = option(0.1, "fraction of the steps spent warming up")
+    weight_decay: float = option(0.01, "AdamW weight decay")
+    adam_beta1: float = option(0.9, "AdamW beta1")
+    adam_beta2: float = option(0.98, "AdamW beta2 (App. B.5)")
+    adam_eps: float = option(1e-6, "AdamW epsilon (App. B.5)")
+    clip: float = option(1.0, "gradient norm clipping; 0 = none")
+    patience: int = option(2, "stop after this many epochs without a better selection loss")
+    max_len: int = option(128, "tokens per input; longer inputs are truncated")
+    dropout: float = option(0.1, "dropout probability")
+    threads: int = option(0, "CPU threads for torch; 0 = torch's default")
+    device: Literal["auto", "cpu", "cuda"] = option("auto", "auto = cuda when present")
+    bf16: bool = option(True, "bf16 autocast on CUDA (ignored on CPU)")
 
     def __post_init__(self) -> None:
         for name in ("epochs", "max_len"):

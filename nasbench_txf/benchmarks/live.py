@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from nasbench_txf.arch import Arch, canonical_json
 from nasbench_txf.benchmark import Benchmark
 from nasbench_txf.errors import DataError, OptionError
-from nasbench_txf.options import options_dict
+from nasbench_txf.options import option, options_dict
 from nasbench_txf.result import Metric, Result
 from nasbench_txf.space import BuildsModels, Space, TransfersWeights
 from nasbench_txf.task_metrics import task_scores
@@ -51,27 +51,23 @@ from nasbench_txf.training import Diverged, Encoded, Recipe, latency_ms, resolve
 CHECKPOINT_FORMAT = "nasbench-txf checkpoint 1"
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass(frozen=True)
 class LiveOptions(Recipe):
     """The training recipe plus where the data come from and how they are split."""
 
-    data_dir: str = field(default="", metadata=_help("GLUE TSV folder (DIR/SST-2/train.tsv) or one task's folder; "
-                                                     "empty = Hugging Face nyu-mll/glue (needs the network)"))
-    text_columns: str = field(default="", metadata=_help("a task that is not GLUE: its text column(s), A[,B]"))
-    label_column: str = field(default="label", metadata=_help("a task that is not GLUE: its label column"))
-    regression: bool = field(default=False, metadata=_help("a task that is not GLUE: labels are numbers"))
-    train_size: int = field(default=0, metadata=_help("training rows used (a fixed random subset); 0 = all"))
-    holdout_size: int = field(default=0, metadata=_help("training rows held out and scored with dev"))
-    data_seed: int = field(default=0, metadata=_help("seed of the fixed training subset and holdout"))
-    vocab_size: int = field(default=8000, metadata=_help("WordPiece vocabulary trained on the training text"))
-    vocab: str = field(default="", metadata=_help("local pretrained model folder whose vocabulary to use"))
-    latency_batch: int = field(default=1, metadata=_help("sequences per forward pass when measuring latency"))
-    transfer: bool = field(default=False, metadata=_help("start from the trained neighbour with most overlap"))
-    tau: float = field(default=0.8, metadata=_help("minimum overlap fraction for a transfer (§4.1)"))
+    data_dir: str = option("", "GLUE TSV folder (DIR/SST-2/train.tsv) or one task's folder; "
+                               "empty = Hugging Face nyu-mll/glue (needs the network)")
+    text_columns: str = option("", "a task that is not GLUE: its text column(s), A[,B]")
+    label_column: str = option("label", "a task that is not GLUE: its label column")
+    regression: bool = option(False, "a task that is not GLUE: labels are numbers")
+    train_size: int = option(0, "training rows used (a fixed random subset); 0 = all")
+    holdout_size: int = option(0, "training rows held out and scored with dev")
+    data_seed: int = option(0, "seed of the fixed training subset and holdout")
+    vocab_size: int = option(8000, "WordPiece vocabulary trained on the training text")
+    vocab: str = option("", "local pretrained model folder whose vocabulary to use")
+    latency_batch: int = option(1, "sequences per forward pass when measuring latency")
+    transfer: bool = option(False, "start from the trained neighbour with most overlap")
+    tau: float = option(0.8, "minimum overlap fraction for a transfer (§4.1)")
 
     def __post_init__(self) -> None:
         super().__post_init__()

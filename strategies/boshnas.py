@@ -1,0 +1,220 @@
+"""BOSHNAS (seed 000 §3.4, Algorithm 1, Eqs. 1–2) and its ablations (§4.3, Fig. 4(b)).
+
+Each ``ask``, with probability 1 − α − β: fit the surrogate (:mod:`.boshnas_models`) on the
+observations, maximise UCB = μ + k1·σ + k2·ξ̂ (Eq. 1) over the encoding with GOBI from
+several random cold restarts, and snap each optimum to the nearest unseen arch of the
+candidate pool; with probability α: the pool arch with the largest uncertainty
+k1·σ + k2·ξ̂; with probability β: a random unseen arch. The first ``initial`` asks are the
+space's presets (on ``flexibert``, the twelve initial models of §4.2), then random archs.
+
+The candidate pool is the whole space when it has at most ``pool`` archs (enumerated once),
+else ``pool`` random archs plus mutations of the best observed ones, drawn afresh per ask.
+Targets and encodings are standardised before fitting. With the ``converge`` option the
+strategy reports itself finished once the best score has changed by less than 1e-4 for five
+iterations (§4.1). Weight transfer (§3.3.3) is the live benchmark's ``transfer=true``
+option: each trial then records whether, and from which arch, weights were transferred.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from nasbench_txf.arch import Arch
+from nasbench_txf.errors import InvalidCardError
+from nasbench_txf.options import option
+from nasbench_txf.result import Result
+from nasbench_txf.strategies.boshnas_models import NPN, Student, Teacher, fit
+from nasbench_txf.strategies.gobi import ascend, nearest
+from nasbench_txf.strategies.unseen import draw_unseen
+from nasbench_txf.strategy import Requirements, Strategy
+from nasbench_txf.threads import one_thread
+
+
+@dataclass(frozen=True)
+class BOSHNASOptions:
+    k1: float = option(0.5, "weight of the aleatoric σ in UCB (§4.1)")
+    k2: float = option(0.5, "weight of the epistemic ξ̂ in UCB (§4.1)")
+    alpha: float = option(0.1, "probability of uncertainty sampling (§4.1)")
+    beta: float = option(0.1, "probability of diversity (random) sampling (§4.1)")
+    initial: int = option(12, "first asks: the space's presets, then random archs")
+    restarts: int = option(8, "GOBI cold restarts per ask")
+    steps: int = option(100, "GOBI steps per restart")
+    pool: int = option(20_000, "candidate archs: the whole space up to this size")
+    epochs: int = option(400, "surrogate training epochs (early stopping)")
+    converge: bool = option(False, "finish when the best score changes < 1e-4 for 5 asks")
+
+    def __post_init__(self) -> None:
+        if not (self.alpha >= 0 and self.beta >= 0 and self.alpha + self.beta <= 1):
+            raise ValueError("alpha and beta must be >= 0 with alpha + beta <= 1")
+        if min(self.restarts, self.steps, self.pool, self.epochs) < 1 or self.initial < 0:
+            raise ValueError("restarts, steps, pool and epochs must be >= 1, initial >= 0")
+
+
+class BOSHNAS(Strategy):
+    """Bayesian optimisation with second-order optimisation and heteroscedastic surrogates."""
+
+    name = "boshnas"
+    Options = BOSHNASOptions
+    requires = Requirements(encoding=True)
+    #: GOBI with AdaHessian (False: first-order Adam, the ``boshnas-nosecond`` ablation)
+    second_order: ClassVar[bool] = True
+    #: aleatoric NPN in the surrogate (False: teacher mean only, ``boshnas-nohetero``)
+    heteroscedastic: ClassVar[bool] = True
+
+    def setup(self) -> None:
+        self.seen: set[Arch] = set()
+        self.observed: list[tuple[Arch, float]] = []
+        self.best_history: list[float] = []
+        self.presets = self._presets()
+        self.enumerated = list(self.space.enumerate()) if self.space.cardinality() <= self.options.pool else None
+        self._pool_vectors: np.ndarray | None = None
+
+    def _presets(self) -> list[Arch]:
+        out = []
+        for card in self.space.presets().values():
+            try:
+                out.append(self.space.arch(card))
+            except InvalidCardError:
+                continue
+        return out
+
+    @property
+    def finished(self) -> bool:
+        history = self.best_history
+        return self.options.converge and len(history) > 5 and max(history[-6:]) - min(history[-6:]) < 1e-4
+
+    # -- ask/tell ----------------------------------------------------------------------------------
+    def ask(self, n: int = 1) -> list[Arch]:
+        out: list[Arch] = []
+        while len(out) < n:
+            asked = len(self.seen)
+            if asked < self.options.initial:
+                fresh = [a for a in self.presets if a not in self.seen]
+                if fresh:
+                    self.seen.add(fresh[0])
+                    out.append(fresh[0])
+                else:
+                    out.append(draw_unseen(self.space, self.seen, lambda: self.space.sample(self.rng)))
+                continue
+            u = self.rng.random()
+            if len(self.observed) < 3 or u >= 1 - self.options.beta:
+                out.append(draw_unseen(self.space, self.seen, lambda: self.space.sample(self.rng)))
+            else:
+                with one_thread():
+                    out.extend(self._model_based(n - len(out),
+                                                 uncertainty=u >= 1 - self.options.alpha - self.options.beta))
+        return out
+
+    def tell(self, arch: Arch, result: Result) -> None:
+        self.seen.add(arch)
+        score = self.score(result)
+        if score is not None:
+            self.observed.append((arch, score))
+            self.best_history.append(max(s for _, s in self.observed))
+
+    # -- the surrogate --------------------------------------------------------------------------
+    def _candidates(self) -> list[Arch]:
+        if self.enumerated is not None:
+            return self.enumerated
+        best = sorted(self.observed, key=lambda o: -o[1])[:10]
+        pool = {self.space.sample(self.rng): None for _ in range(self.options.pool)}
+        for arch, _ in best:
+            for _ in range(20):
+                pool[self.space.mutate(arch, self.rng)] = None
+        return list(pool)
+
+    def _encode(self, archs: list[Arch]) -> np.ndarray:
+        assert self.encoding is not None
+        if self.enumerated is not None and archs is self.enumerated:
+            if self._pool_vectors is None:
+                self._pool_vectors = self.encoding.encode(archs)
+            return self._pool_vectors
+        return self.encoding.encode(archs)
+
+    def _model_based(self, n: int, uncertainty: bool) -> list[Arch]:
+        candidates = self._candidates()
+        vectors = self._encode(candidates)
+        mean, scale = vectors.mean(0), vectors.std(0) + 1e-9
+        x_all = torch.from_numpy((vectors - mean) / scale).float()
+        observed_x = torch.from_numpy((self._encode([a for a, _ in self.observed]) - mean) / scale).float()
+        y = np.array([s for _, s in self.observed])
+        y_t = torch.from_numpy((y - y.mean()) / (y.std() + 1e-9)).float()
+        generator = torch.Generator().manual_seed(int(self.rng.integers(2**31)))
+        torch.manual_seed(int(self.rng.integers(2**31)))
+        ucb, spread = self._fit(observed_x, y_t, generator)
+        excluded = np.array([a in self.seen for a in candidates])
+        if excluded.all():
+            raise InvalidCardError("every candidate arch has been asked already: lower the budget")
+        if uncertainty:
+            with torch.no_grad():
+                values = spread(x_all).numpy()
+            values[excluded] = -np.inf
+            chosen = list(np.argsort(-values)[:n])
+        else:
+            starts = x_all[torch.from_numpy(self.rng.choice(len(candidates), self.options.restarts))]
+            optima = ascend(ucb, starts, x_all.min(0).values, x_all.max(0).values,
+                            second_order=self.second_order, steps=self.options.steps)
+            with torch.no_grad():
+                order = torch.argsort(-ucb(optima)).numpy()
+            chosen = []
+            for i in order:
+                (j,) = nearest(optima[i:i + 1].numpy(), x_all.numpy(), excluded)
+                if j not in chosen:
+                    chosen.append(j)
+                    excluded[j] = True
+            while len(chosen) < n and not excluded.all():  # more asks than distinct optima
+                j = int(self.rng.choice(np.flatnonzero(~excluded)))
+                chosen.append(j)
+                excluded[j] = True
+            chosen = chosen[:n]
+        picked = [candidates[j] for j in chosen]
+        self.seen.update(picked)
+        return picked
+
+    def _fit(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):  # type: ignore[no-untyped-def]
+        """Train f_S, g_S and h_S (Eq. 2); return UCB(x) and the uncertainty k1·σ + k2·ξ̂."""
+        o = self.options
+        teacher = Teacher(x.shape[1])
+        fit(teacher, lambda p, t: ((p - t) ** 2).mean(), x, y, generator, o.epochs)
+        _, xi = teacher.sample(x)
+        student = Student(x.shape[1])
+        fit(student, lambda p, t: ((p - t) ** 2).mean(), x, xi, generator, o.epochs)
+        student.eval()
+        if self.heteroscedastic:
+            npn = NPN(x.shape[1])
+            fit(npn, NPN.loss, x, y, generator, o.epochs)
+            npn.eval()
+
+            def ucb(z: torch.Tensor) -> torch.Tensor:
+                mu, var = npn(z)
+                return mu + o.k1 * torch.sqrt(var) + o.k2 * student(z)
+
+            def spread(z: torch.Tensor) -> torch.Tensor:
+                return o.k1 * torch.sqrt(npn(z)[1]) + o.k2 * student(z)
+        else:
+            teacher.eval()
+
+            def ucb(z: torch.Tensor) -> torch.Tensor:
+                return teacher(z) + o.k2 * student(z)
+
+            def spread(z: torch.Tensor) -> torch.Tensor:
+                return o.k2 * student(z)
+        return ucb, spread
+
+
+class BOSHNASFirstOrder(BOSHNAS):
+    """Ablation: GOBI with first-order steps (Adam) instead of AdaHessian (Fig. 4(b))."""
+
+    name = "boshnas-nosecond"
+    second_order = False
+
+
+class BOSHNASHomoscedastic(BOSHNAS):
+    """Ablation: no NPN — the teacher's mean and epistemic spread only (Fig. 4(b))."""
+
+    name = "boshnas-nohetero"
+    heteroscedastic = False

@@ -1,0 +1,103 @@
+"""BOSHNAS's parts one by one (seed 000 §3.4), and the whole against random search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from nbt_testing import STRATEGY_BENCHMARK, STRATEGY_SPACE
+
+from nasbench_txf.cell import CellSpec
+from nasbench_txf.runner import Budget, run_cell
+from nasbench_txf.store import Store
+from nasbench_txf.strategies.boshnas_models import NPN, Student, Teacher, fit
+from nasbench_txf.strategies.gobi import ascend, nearest
+from nasbench_txf.threads import one_thread
+
+FAST = {"epochs": "200", "steps": "40", "initial": "8"}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():  # type: ignore[no-untyped-def]
+    with one_thread():  # tiny models: threads only contend
+        yield
+
+
+def test_npn_learns_where_targets_are_noisy() -> None:
+    generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    x = torch.linspace(-1, 1, 200).unsqueeze(1)
+    noise = torch.where(x[:, 0] > 0, 0.6, 0.05)
+    y = x[:, 0] + noise * torch.randn(200, generator=generator)
+    npn = NPN(1)
+    losses = fit(npn, NPN.loss, x, y, generator, epochs=600, patience=600)
+    assert losses[-1] < losses[0] - 0.5
+    with torch.no_grad():
+        mean, var = npn(torch.tensor([[-0.5], [0.5]]))
+    assert var[1] > 4 * var[0]  # aleatoric σ grows where the targets are noisy
+    assert abs(float(mean[0]) + 0.5) < 0.2
+
+
+def test_student_tracks_the_teachers_spread() -> None:
+    generator = torch.Generator().manual_seed(1)
+    torch.manual_seed(1)
+    x = torch.cat([torch.rand(60, 2) * 0.3, torch.rand(60, 2) * 3])  # dense and sparse regions
+    y = x.sum(1).sin()
+    teacher = Teacher(2)
+    fit(teacher, lambda p, t: ((p - t) ** 2).mean(), x, y, generator, epochs=300)
+    probe = torch.rand(200, 2, generator=generator) * 3
+    _, xi = teacher.sample(probe)
+    student = Student(2)
+    fit(student, lambda p, t: ((p - t) ** 2).mean(), probe, xi, generator, epochs=800, patience=800)
+    with torch.no_grad():
+        predicted = student(probe)
+    assert np.corrcoef(predicted.numpy(), xi.numpy())[0, 1] > 0.7
+
+
+@pytest.mark.parametrize("second_order", [True, False])
+def test_gobi_increases_the_acquisition_within_bounds(second_order: bool) -> None:
+    target = torch.tensor([0.3, -0.2])
+
+    def acquisition(x: torch.Tensor) -> torch.Tensor:
+        return -((x - target) ** 2).sum(1) + 0.1 * torch.sin(3 * x).sum(1)
+
+    starts = torch.tensor([[0.9, 0.9], [-0.9, -0.9], [0.5, -0.9]])
+    lower, upper = torch.full((2,), -1.0), torch.full((2,), 1.0)
+    end = ascend(acquisition, starts, lower, upper, second_order=second_order, steps=200, lr=0.05)
+    assert (acquisition(end) > acquisition(starts)).all()
+    assert (end >= lower).all() and (end <= upper).all()
+
+
+def test_snapping_skips_asked_archs() -> None:
+    candidates = np.array([[0.0, 0.0], [1.0, 1.0], [0.1, 0.0]])
+    assert nearest(np.array([[0.05, 0.0]]), candidates, np.array([False, False, False])) == [0]
+    assert nearest(np.array([[0.05, 0.0]]), candidates, np.array([True, False, False])) == [2]
+
+
+def best_after(tmp_path: Path, strategy: str, seed: int, queries: int) -> float:
+    options = FAST if strategy != "rs" else {}
+    spec = CellSpec(space=STRATEGY_SPACE, strategy=strategy, benchmark=STRATEGY_BENCHMARK, seed=seed,
+                    encoding="onehot" if strategy != "rs" else None, strategy_options=options,
+                    benchmark_options={"noise": "0.1"})
+    summary = run_cell(spec, tmp_path / f"{strategy}-{seed}.sqlite", Budget(queries=queries))
+    assert summary.best_value is not None
+    return summary.best_value
+
+
+def test_boshnas_beats_random_search_on_the_test_problem(tmp_path: Path) -> None:
+    seeds = range(3)
+    regret = {s: np.mean([4.25 - best_after(tmp_path, s, seed, 24) for seed in seeds]) for s in ("rs", "boshnas")}
+    assert regret["boshnas"] < regret["rs"], regret
+
+
+def test_boshnas_is_deterministic_per_seed_past_the_initial_asks(tmp_path: Path) -> None:
+    runs = []
+    for store in ("a", "b"):
+        spec = CellSpec(space=STRATEGY_SPACE, strategy="boshnas", benchmark=STRATEGY_BENCHMARK, seed=7,
+                        encoding="onehot", strategy_options=FAST, benchmark_options={"noise": "0.1"})
+        summary = run_cell(spec, tmp_path / f"{store}.sqlite", Budget(queries=14))
+        with Store.open(tmp_path / f"{store}.sqlite") as opened:
+            runs.append([r.arch_id for r in opened.trials(summary.cell_id)])
+    assert runs[0] == runs[1] and len(set(runs[0])) == 14
