@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from nasbench_txf.arch import Arch
-from nasbench_txf.graph_features import FeatureCountEncoding, VocabularyOptions, combine, label_hash
+from nasbench_txf.graph_features import FeatureCountEncoding, VocabularyOptions, block_graph, combine, label_hash
 
 
 @dataclass(frozen=True)
@@ -62,4 +62,4 @@ class PathEncoding(FeatureCountEncoding):
     Options = PathOptions
 
     def features(self, arch: Arch) -> Counter[int]:
-        return truncated_paths(self.space.graph(arch), self.options.truncate)
+        return truncated_paths(block_graph(self.space, arch), self.options.truncate)

@@ -38,7 +38,7 @@ from scipy import stats
 from nasbench_txf.arch import Arch
 from nasbench_txf.encoding import Encoding
 from nasbench_txf.ged import CostGraph, ged_bipartite
-from nasbench_txf.graph_features import cache_file, fit_archs, label_hash
+from nasbench_txf.graph_features import block_graph, cache_file, fit_archs, label_hash
 from nasbench_txf.space import Space
 from nasbench_txf.threads import one_thread
 
@@ -91,7 +91,7 @@ class BlockCosts:
         return self.index[label]
 
     def graph(self, space: Space, arch: Arch) -> CostGraph:
-        g = space.graph(arch)
+        g = block_graph(space, arch)
         return CostGraph.of(g, {label: self.of(label) for _, label in g.nodes(data="label")}, self.uniform)
 
 
@@ -178,7 +178,7 @@ class Transformer2vec(Encoding):
         o = self.options
         rng = np.random.default_rng(o.seed)
         archs = fit_archs(self.space, o.fit_archs, o.seed)
-        labels = {label for a in archs for _, label in self.space.graph(a).nodes(data="label")}
+        labels = {label for a in archs for _, label in block_graph(self.space, a).nodes(data="label")}
         self.costs = BlockCosts.rank(self.space, labels)
         graphs = [self.costs.graph(self.space, a) for a in archs]
         train, held = choose_pairs(len(archs), o.pairs, o.held_out, rng)

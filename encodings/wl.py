@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from nasbench_txf.arch import Arch
-from nasbench_txf.graph_features import FeatureCountEncoding, VocabularyOptions, combine, label_hash
+from nasbench_txf.graph_features import FeatureCountEncoding, VocabularyOptions, block_graph, combine, label_hash
 
 IN, OUT = 0x1F, 0x2F  # markers that keep predecessor and successor labels apart
 
@@ -53,4 +53,4 @@ class WLEncoding(FeatureCountEncoding):
     Options = WLOptions
 
     def features(self, arch: Arch) -> Counter[int]:
-        return wl_features(self.space.graph(arch), self.options.iterations)
+        return wl_features(block_graph(self.space, arch), self.options.iterations)

@@ -18,10 +18,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import numpy as np
 
 from nasbench_txf.arch import Arch, canonical_json
 from nasbench_txf.encoding import Encoding, cache_root
+from nasbench_txf.errors import IncompatibleError
 from nasbench_txf.space import Space
 
 MASK = 0xFFFFFFFFFFFFFFFF
@@ -35,6 +37,25 @@ def label_hash(label: str) -> int:
 
 def combine(seed: int, value: int) -> int:
     return ((seed * PRIME) ^ value) & MASK
+
+
+def block_graph(space: Space, arch: Arch) -> nx.DiGraph:
+    """The arch's block graph, checked to be what graph encodings need: a DAG with one
+    source and one sink whose nodes all have a string ``label``."""
+    graph = space.graph(arch)
+    problem = None
+    if not isinstance(graph, nx.DiGraph) or graph.number_of_nodes() == 0:
+        problem = "is not a non-empty networkx.DiGraph"
+    elif not nx.is_directed_acyclic_graph(graph):
+        problem = "has a cycle"
+    elif any(not isinstance(label, str) for _, label in graph.nodes(data="label")):
+        problem = "has nodes without a string 'label'"
+    elif sum(1 for _, d in graph.in_degree() if d == 0) != 1 or sum(1 for _, d in graph.out_degree() if d == 0) != 1:
+        problem = "does not have exactly one input (source) and one output (sink)"
+    if problem:
+        raise IncompatibleError(f"space {space.name}: the block graph of {arch.canonical} {problem}; "
+                                "graph encodings need a labelled DAG from one input to one output")
+    return graph
 
 
 def fit_archs(space: Space, limit: int, seed: int) -> list[Arch]:

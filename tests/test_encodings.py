@@ -139,3 +139,34 @@ def test_encode_cli(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def
                          (["--encoding", "t2v", "--encoding-opt", "dim=-1"], "dim >= 0")):
         done = cli("encode", "--space", "flexibert", *bad)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("name", ["path", "wl", "t2v"])
+def test_a_graph_the_encodings_cannot_handle_is_one_clear_message(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nasbench_txf.errors import IncompatibleError
+    from nasbench_txf.registry import get_encoding
+
+    toy = space("toy-grid")
+
+    def cyclic(arch):  # type: ignore[no-untyped-def]
+        graph = nx.DiGraph()
+        graph.add_nodes_from([(0, {"label": "input"}), (1, {"label": "op"}), (2, {"label": "output"})])
+        graph.add_edges_from([(0, 1), (1, 2), (2, 1)])
+        return graph
+
+    monkeypatch.setattr(toy, "graph", cyclic)
+    cls = get_encoding(name)
+    with pytest.raises(IncompatibleError, match="has a cycle; graph encodings need a labelled DAG"):
+        encoding = cls(toy, cls.make_options(ENCODING_OPTIONS.get(name, {})))
+        encoding.fit()
+        encoding.encode([toy.sample(np.random.default_rng(0))])
+
+
+def test_t2v_knee_point_chooses_the_dimension(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NASBENCH_TXF_CACHE", str(tmp_path))
+    options = {**ENCODING_OPTIONS["t2v"], "dim": "0"}
+    encoding = Transformer2vec(space("toy-grid"), Transformer2vec.make_options(options))
+    encoding.fit()
+    knee = encoding.fit_info()["knee"]
+    assert set(knee) == {"2", "4", "8", "16", "32"} and encoding.dim in (2, 4, 8, 16, 32)
+    assert knee["32"] < knee["2"]  # more dimensions fit the distances better
