@@ -179,3 +179,17 @@ def test_tokenizer_is_trained_once_and_cached(tmp_path: Path) -> None:
     assert local.encode("a good film").tokens == ["[CLS]", "a", "good", "film", "[SEP]"]
     with pytest.raises(DataError, match=r"tokenizer\.json or vocab\.txt"):
         pretrained_tokenizer(tmp_path)
+
+
+def test_failed_trainings_are_stored_as_failed_and_the_run_goes_on(tmp_path: Path) -> None:
+    from nasbench_txf.cell import CellSpec
+    from nasbench_txf.runner import Budget, run_cell
+    from nasbench_txf.store import Store
+
+    spec = CellSpec(space="flexibert", strategy="rs", benchmark="live", seed=0, task="sst2",
+                    benchmark_options={**LIVE_SMALL, "lr": "1e4", "clip": "0", "train_size": "64"})
+    summary = run_cell(spec, tmp_path / "failing.sqlite", Budget(queries=3))
+    assert summary.trials == 3 and summary.failed >= 1  # the run goes on after a failure
+    with Store.open(tmp_path / "failing.sqlite") as store:
+        failed = [r for r in store.trials(summary.cell_id) if r.status == "failed"]
+    assert failed and all("diverged" in (r.reason or "") and not r.metrics for r in failed)
