@@ -1,0 +1,83 @@
+"""REINFORCE over the decision vector (Williams 1992; the RL baseline of seed 000 §4.3).
+
+The policy is one independent categorical distribution per decision of the space's vector,
+with logits θ. An ask samples a vector; ``tell`` applies θ ← θ + lr · A · ∇ log π(vector)
+with the advantage A = (reward − baseline) / scale, where the baseline is an exponential
+moving average of the rewards (decay ``baseline_decay``) and the scale a moving standard
+deviation, so the step size does not depend on the objective's units (accuracy differences
+of a point and toy scores of several units train alike). A sampled vector whose arch was
+asked before is resampled (up to 100 times, then a random unseen arch is asked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nasbench_txf.arch import Arch
+from nasbench_txf.options import option
+from nasbench_txf.result import Result
+from nasbench_txf.strategies.unseen import draw_unseen
+from nasbench_txf.strategy import Strategy
+
+
+@dataclass(frozen=True)
+class ReinforceOptions:
+    lr: float = option(0.1, "policy learning rate")
+    baseline_decay: float = option(0.9, "decay of the moving-average reward baseline")
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0 or not 0 <= self.baseline_decay < 1:
+            raise ValueError("lr must be > 0 and baseline_decay in [0, 1)")
+
+
+class Reinforce(Strategy):
+    """Policy gradient with independent categoricals and a moving-average baseline."""
+
+    name = "reinforce"
+    Options = ReinforceOptions
+
+    def setup(self) -> None:
+        self.logits = [np.zeros(len(d.choices)) for d in self.space.decisions()]
+        self.seen: set[Arch] = set()
+        self.vectors: dict[Arch, list[int]] = {}
+        self.baseline: float | None = None
+        self.spread = 1.0
+
+    def _probabilities(self) -> list[np.ndarray]:
+        return [np.exp(x - x.max()) / np.exp(x - x.max()).sum() for x in self.logits]
+
+    def ask(self, n: int = 1) -> list[Arch]:
+        out = []
+        for _ in range(n):
+            probabilities = self._probabilities()
+            for _ in range(100):
+                vector = [int(self.rng.choice(len(p), p=p)) for p in probabilities]
+                arch = self.space.from_decisions(vector)
+                if arch not in self.seen:
+                    self.seen.add(arch)
+                    self.vectors[arch] = vector
+                    break
+            else:
+                arch = draw_unseen(self.space, self.seen, lambda: self.space.sample(self.rng))
+                self.vectors[arch] = list(self.space.to_decisions(arch))
+            out.append(arch)
+        return out
+
+    def tell(self, arch: Arch, result: Result) -> None:
+        reward = self.score(result)
+        if reward is None:
+            return
+        if self.baseline is None:
+            self.baseline = reward
+            return
+        decay = self.options.baseline_decay
+        advantage = (reward - self.baseline) / self.spread
+        self.spread = decay * self.spread + (1 - decay) * abs(reward - self.baseline) + 1e-12
+        self.baseline = decay * self.baseline + (1 - decay) * reward
+        vector = self.vectors.get(arch) or list(self.space.to_decisions(arch))
+        for logits, p, choice in zip(self.logits, self._probabilities(), vector, strict=True):
+            gradient = -p
+            gradient[choice] += 1.0
+            logits += self.options.lr * advantage * gradient
