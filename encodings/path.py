@@ -13,17 +13,18 @@ arch is most likely to share). ``max_features`` then keeps the most common paths
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import networkx as nx
 
 from nasbench_txf.arch import Arch
 from nasbench_txf.graph_features import FeatureCountEncoding, VocabularyOptions, block_graph, combine, label_hash
+from nasbench_txf.options import option
 
 
 @dataclass(frozen=True)
 class PathOptions(VocabularyOptions):
-    truncate: int = field(default=2, metadata={"help": "keep paths at most this many blocks longer than the shortest"})
+    truncate: int = option(2, "keep paths at most this many blocks longer than the shortest")
 
     def __post_init__(self) -> None:
         super().__post_init__()

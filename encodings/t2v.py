@@ -27,7 +27,7 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from nasbench_txf.arch import Arch
 from nasbench_txf.encoding import Encoding
 from nasbench_txf.ged import CostGraph, ged_bipartite
 from nasbench_txf.graph_features import block_graph, cache_file, fit_archs, label_hash
+from nasbench_txf.options import option
 from nasbench_txf.space import Space
 from nasbench_txf.threads import one_thread
 
@@ -47,15 +48,15 @@ KNEE_DIMS = (2, 4, 8, 16, 32)
 
 @dataclass(frozen=True)
 class T2VOptions:
-    dim: int = field(default=16, metadata={"help": "embedding dimension (§4.1: 16); 0 = knee point of 2..32"})
-    pairs: int = field(default=200_000, metadata={"help": "GED pairs trained on (all pairs when fewer)"})
-    held_out: int = field(default=5_000, metadata={"help": "GED pairs kept aside for the fidelity report"})
-    fit_archs: int = field(default=10_000, metadata={"help": "archs embedded (a random sample above)"})
-    anchors: int = field(default=64, metadata={"help": "fitted archs a new arch is placed against"})
-    edge_cost: float = field(default=1.0, metadata={"help": "cost of inserting or deleting an edge"})
-    epochs: int = field(default=500, metadata={"help": "full-batch Adam steps"})
-    seed: int = field(default=0, metadata={"help": "seed of samples, pairs and initialisation"})
-    workers: int = field(default=0, metadata={"help": "processes computing GEDs; 0 = all cores"})
+    dim: int = option(16, "embedding dimension (§4.1: 16); 0 = knee point of 2..32")
+    pairs: int = option(200_000, "GED pairs trained on (all pairs when fewer)")
+    held_out: int = option(5_000, "GED pairs kept aside for the fidelity report")
+    fit_archs: int = option(10_000, "archs embedded (a random sample above)")
+    anchors: int = option(64, "fitted archs a new arch is placed against")
+    edge_cost: float = option(1.0, "cost of inserting or deleting an edge")
+    epochs: int = option(500, "full-batch Adam steps")
+    seed: int = option(0, "seed of samples, pairs and initialisation")
+    workers: int = option(0, "processes computing GEDs; 0 = all cores")
 
     def __post_init__(self) -> None:
         if self.dim < 0 or self.pairs < 10 or self.held_out < 10 or self.fit_archs < 5 or self.anchors < 2:

@@ -9,19 +9,20 @@ iteration, 0 to ``iterations``, as in the WL subtree kernel (Shervashidze et al.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import networkx as nx
 
 from nasbench_txf.arch import Arch
 from nasbench_txf.graph_features import FeatureCountEncoding, VocabularyOptions, block_graph, combine, label_hash
+from nasbench_txf.options import option
 
 IN, OUT = 0x1F, 0x2F  # markers that keep predecessor and successor labels apart
 
 
 @dataclass(frozen=True)
 class WLOptions(VocabularyOptions):
-    iterations: int = field(default=2, metadata={"help": "WL relabelling rounds"})
+    iterations: int = option(2, "WL relabelling rounds")
 
     def __post_init__(self) -> None:
         super().__post_init__()

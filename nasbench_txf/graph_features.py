@@ -13,7 +13,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import numpy as np
 from nasbench_txf.arch import Arch, canonical_json
 from nasbench_txf.encoding import Encoding, cache_root
 from nasbench_txf.errors import IncompatibleError
+from nasbench_txf.options import option
 from nasbench_txf.space import Space
 
 MASK = 0xFFFFFFFFFFFFFFFF
@@ -116,9 +117,9 @@ def count_matrix(feature_sets: list[Counter[int]], vocab: list[int]) -> np.ndarr
 class VocabularyOptions:
     """Options of every :class:`FeatureCountEncoding`."""
 
-    max_features: int = field(default=4096, metadata={"help": "most common features kept (0: all)"})
-    fit_archs: int = field(default=20_000, metadata={"help": "archs the vocabulary is collected from (sample above)"})
-    seed: int = field(default=0, metadata={"help": "seed of that sample"})
+    max_features: int = option(4096, "most common features kept (0: all)")
+    fit_archs: int = option(20_000, "archs the vocabulary is collected from (sample above)")
+    seed: int = option(0, "seed of that sample")
 
     def __post_init__(self) -> None:
         if self.max_features < 0 or self.fit_archs < 1:

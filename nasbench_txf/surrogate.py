@@ -136,12 +136,11 @@ class Surrogate:
         boosters = {metrics[0]: _regressor(config).fit(x, y).booster_}
         for name in [*metrics[1:], "cost_seconds"]:
             boosters[name] = _regressor("medium").fit(x, targets.means[name]).booster_
-        objective_values = y
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "table": table.meta.to_json(),
             "table_rows": len(table.rows), "archs": len(targets.archs), "objective": metrics[0],
             "encoding": "onehot", "config": config, "noise_std": noise_level(targets.objective_by_seed),
-            "score_std_across_archs": float(np.std(objective_values, ddof=1)),
+            "score_std_across_archs": float(np.std(y, ddof=1)),
             "validation": validation,
         }
         return cls(space, meta, boosters)

@@ -7,7 +7,7 @@ evaluation seed picks, so repeated runs see the measured seed-to-seed noise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -15,6 +15,7 @@ from nasbench_txf.arch import Arch
 from nasbench_txf.benchmark import Benchmark
 from nasbench_txf.builtin_tables import resolve_table
 from nasbench_txf.errors import IncompatibleError
+from nasbench_txf.options import option
 from nasbench_txf.result import Metric, Result
 from nasbench_txf.space import Space
 from nasbench_txf.table_space import TableSpace
@@ -23,8 +24,8 @@ from nasbench_txf.tabular import Table, lookup
 
 @dataclass(frozen=True)
 class TableOptions:
-    table: str = field(default="", metadata={"help": "table folder (metadata.json + rows.jsonl); "
-                                                     "empty = the built-in table of the space and task"})
+    table: str = option("", "table folder (metadata.json + rows.jsonl); "
+                            "empty = the built-in table of the space and task")
 
 
 def table_id(table: Table) -> str:
