@@ -93,7 +93,8 @@ def open_cell(spec: CellSpec) -> Cell:
     benchmark = bench_cls(space, task=spec.task, options=bench_cls.make_options(dict(spec.benchmark_options)))
     search_space = benchmark.search_space()
     strategy_cls = get_strategy(spec.strategy)
-    encoding_cls = get_encoding(spec.encoding) if spec.encoding else None
+    encoding_name = spec.encoding or (strategy_cls.default_encoding if strategy_cls.requires.encoding else None)
+    encoding_cls = get_encoding(encoding_name) if encoding_name else None
     if reason := incompatibility(strategy_cls, search_space, encoding_cls, benchmark):
         raise IncompatibleError(reason)
     encoding = None

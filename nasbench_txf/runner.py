@@ -11,7 +11,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ from tqdm import tqdm
 from nasbench_txf.arch import Arch, canonical_json
 from nasbench_txf.cell import Cell, CellSpec, open_cell
 from nasbench_txf.errors import StoreError, UserError
-from nasbench_txf.result import Result
+from nasbench_txf.pareto import minimisation_matrix, pareto_indices
+from nasbench_txf.result import Metric, Result
 from nasbench_txf.store import Store, TrialRow, now
 
 
@@ -65,6 +66,10 @@ class CellSummary:
     best_card: dict[str, Any] | None
     best_arch_id: str | None
     simulated_seconds: float
+    #: for a multi-objective strategy: its objectives and the Pareto set of the run's trials
+    #: (cards with those objectives' values); empty otherwise
+    pareto_objectives: list[str] = field(default_factory=list)
+    pareto: list[dict[str, Any]] = field(default_factory=list)
 
 
 def evaluation_seed(cell_seed: int, trial: int) -> int:
@@ -121,7 +126,19 @@ def _summary(cell: Cell, rows: list[TrialRow]) -> CellSummary:
         best_value=best_value, best_card=best.card if best else None,
         best_arch_id=best.arch_id if best else None,
         simulated_seconds=sum(r.cost_seconds for r in rows),
+        **_pareto(cell.strategy.objectives, rows),
     )
+
+
+def _pareto(objectives: tuple[Metric, ...], rows: list[TrialRow]) -> dict[str, Any]:
+    if len(objectives) < 2:
+        return {}
+    front = pareto_indices(minimisation_matrix([_result_of(r) for r in rows], objectives))
+    members = {rows[i].arch_id: rows[i] for i in front}  # an arch measured twice counts once
+    return {
+        "pareto_objectives": [m.name for m in objectives],
+        "pareto": [{"card": r.card, **{m.name: r.metrics[m.name] for m in objectives}} for r in members.values()],
+    }
 
 
 def describe_difference(store: Store, key: dict[str, Any]) -> str:
@@ -130,10 +147,10 @@ def describe_difference(store: Store, key: dict[str, Any]) -> str:
     if not cells:
         return f"{store.path} holds no runs: nothing to resume"
     parts = []
-    for field in ("space", "benchmark", "strategy", "encoding", "seed"):
-        stored = sorted({canonical_json(c.key.get(field)) for c in cells})
-        if (mine := canonical_json(key.get(field))) not in stored:
-            parts.append(f"{field}: command has {mine}, store has {' or '.join(stored)}")
+    for name in ("space", "benchmark", "strategy", "encoding", "seed"):
+        stored = sorted({canonical_json(c.key.get(name)) for c in cells})
+        if (mine := canonical_json(key.get(name))) not in stored:
+            parts.append(f"{name}: command has {mine}, store has {' or '.join(stored)}")
     detail = "; ".join(parts) if parts else "the combination of keys differs"
     return f"{store.path} holds no run with this command's keys ({detail})"
 

@@ -41,6 +41,9 @@ class Strategy(Plugin, ABC):
     """
 
     requires: ClassVar[Requirements] = Requirements()
+    #: the encoding used when a strategy that needs one is run without ``--encoding``
+    #: (``None``: the user must choose)
+    default_encoding: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -55,6 +58,8 @@ class Strategy(Plugin, ABC):
         self.space = space
         self.objective = objective
         self.metrics = tuple(metrics) or (objective,)
+        #: what the strategy optimises: the objective, or several metrics (set in ``setup``)
+        self.objectives: tuple[Metric, ...] = (objective,)
         self.encoding = encoding
         self.seed = seed
         self.options = options if options is not None else self.make_options()

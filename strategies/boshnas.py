@@ -28,9 +28,10 @@ from nasbench_txf.errors import InvalidCardError
 from nasbench_txf.options import option
 from nasbench_txf.result import Result
 from nasbench_txf.strategies.boshnas_models import NPN, Student, Teacher, fit
+from nasbench_txf.strategies.candidates import CandidatePool
 from nasbench_txf.strategies.gobi import ascend, nearest
-from nasbench_txf.strategies.unseen import draw_unseen
-from nasbench_txf.strategy import Requirements, Strategy
+from nasbench_txf.strategies.observing import ObservingStrategy
+from nasbench_txf.strategy import Requirements
 from nasbench_txf.threads import one_thread
 
 
@@ -54,7 +55,7 @@ class BOSHNASOptions:
             raise ValueError("restarts, steps, pool and epochs must be >= 1, initial >= 0")
 
 
-class BOSHNAS(Strategy):
+class BOSHNAS(ObservingStrategy):
     """Bayesian optimisation with second-order optimisation and heteroscedastic surrogates."""
 
     name = "boshnas"
@@ -66,12 +67,11 @@ class BOSHNAS(Strategy):
     heteroscedastic: ClassVar[bool] = True
 
     def setup(self) -> None:
-        self.seen: set[Arch] = set()
-        self.observed: list[tuple[Arch, float]] = []
+        super().setup()
         self.best_history: list[float] = []
         self.presets = self._presets()
-        self.enumerated = list(self.space.enumerate()) if self.space.cardinality() <= self.options.pool else None
-        self._pool_vectors: np.ndarray | None = None
+        assert self.encoding is not None
+        self.pool = CandidatePool(self.space, self.encoding, self.options.pool)
 
     def _presets(self) -> list[Arch]:
         out = []
@@ -98,11 +98,11 @@ class BOSHNAS(Strategy):
                     self.seen.add(fresh[0])
                     out.append(fresh[0])
                 else:
-                    out.append(draw_unseen(self.space, self.seen, lambda: self.space.sample(self.rng)))
+                    out.append(self.random_unseen())
                 continue
             u = self.rng.random()
             if len(self.observed) < 3 or u >= 1 - self.options.beta:
-                out.append(draw_unseen(self.space, self.seen, lambda: self.space.sample(self.rng)))
+                out.append(self.random_unseen())
             else:
                 with one_thread():
                     out.extend(self._model_based(n - len(out),
@@ -110,37 +110,18 @@ class BOSHNAS(Strategy):
         return out
 
     def tell(self, arch: Arch, result: Result) -> None:
-        self.seen.add(arch)
-        score = self.score(result)
-        if score is not None:
-            self.observed.append((arch, score))
+        told = len(self.observed)
+        super().tell(arch, result)
+        if len(self.observed) > told:
             self.best_history.append(max(s for _, s in self.observed))
 
     # -- the surrogate --------------------------------------------------------------------------
-    def _candidates(self) -> list[Arch]:
-        if self.enumerated is not None:
-            return self.enumerated
-        best = sorted(self.observed, key=lambda o: -o[1])[:10]
-        pool = {self.space.sample(self.rng): None for _ in range(self.options.pool)}
-        for arch, _ in best:
-            for _ in range(20):
-                pool[self.space.mutate(arch, self.rng)] = None
-        return list(pool)
-
-    def _encode(self, archs: list[Arch]) -> np.ndarray:
-        assert self.encoding is not None
-        if self.enumerated is not None and archs is self.enumerated:
-            if self._pool_vectors is None:
-                self._pool_vectors = self.encoding.encode(archs)
-            return self._pool_vectors
-        return self.encoding.encode(archs)
-
     def _model_based(self, n: int, uncertainty: bool) -> list[Arch]:
-        candidates = self._candidates()
-        vectors = self._encode(candidates)
+        candidates = self.pool.draw(self.observed, self.rng)
+        vectors = self.pool.encode(candidates)
         mean, scale = vectors.mean(0), vectors.std(0) + 1e-9
         x_all = torch.from_numpy((vectors - mean) / scale).float()
-        observed_x = torch.from_numpy((self._encode([a for a, _ in self.observed]) - mean) / scale).float()
+        observed_x = torch.from_numpy((self.pool.encode([a for a, _ in self.observed]) - mean) / scale).float()
         y = np.array([s for _, s in self.observed])
         y_t = torch.from_numpy((y - y.mean()) / (y.std() + 1e-9)).float()
         generator = torch.Generator().manual_seed(int(self.rng.integers(2**31)))

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from nasbench_txf.arch import canonical_json
 from nasbench_txf.cell import CellSpec
 from nasbench_txf.cli.common import add_plugin_options, command_line, plugin_options, print_json
 from nasbench_txf.errors import UserError
@@ -110,4 +111,11 @@ def report(store: Path, summaries: list[CellSummary], *, as_json: bool) -> None:
         print(f"seed {s.seed}: {s.trials} trials{failed}, {value}")
     if best is not None:
         print(f"best card (seed {best.seed}): {best.best_card}")
+    for s in summaries:
+        if s.pareto:
+            names = s.pareto_objectives
+            print(f"Pareto set of seed {s.seed} ({', '.join(names)}): {len(s.pareto)} archs")
+            for member in sorted(s.pareto, key=lambda m: m[names[0]]):
+                values = ", ".join(f"{n} {member[n]:.4g}" for n in names)
+                print(f"  {values}  {canonical_json(member['card'])}")
     print(f"store: {store}")
