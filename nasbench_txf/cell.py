@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nasbench_txf.arch import canonical_json
@@ -13,6 +13,7 @@ from nasbench_txf.encoding import Encoding
 from nasbench_txf.errors import IncompatibleError
 from nasbench_txf.options import options_dict
 from nasbench_txf.registry import get_benchmark, get_encoding, get_space, get_strategy, registry
+from nasbench_txf.simulation import Simulation
 from nasbench_txf.space import Space
 from nasbench_txf.strategy import Strategy
 
@@ -31,6 +32,7 @@ class CellSpec:
     strategy_options: Mapping[str, Any] = field(default_factory=dict)
     encoding_options: Mapping[str, Any] = field(default_factory=dict)
     benchmark_options: Mapping[str, Any] = field(default_factory=dict)
+    simulation: Simulation = field(default_factory=Simulation)
 
 
 def incompatibility(
@@ -69,6 +71,7 @@ class Cell:
     benchmark: Benchmark
     encoding: Encoding | None
     strategy: Strategy
+    simulation: Simulation = field(default_factory=Simulation)
 
     @property
     def id(self) -> str:
@@ -119,4 +122,6 @@ def open_cell(spec: CellSpec) -> Cell:
         "encoding": encoding.key() if encoding is not None else None,
         "seed": spec.seed,
     }
-    return Cell(key, space, benchmark, encoding, strategy)
+    if not spec.simulation.is_default:  # the trials depend on it; keys of plain runs stay as they were
+        key["simulation"] = asdict(spec.simulation)
+    return Cell(key, space, benchmark, encoding, strategy, spec.simulation)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from nasbench_txf.cell import Cell, CellSpec, open_cell
 from nasbench_txf.errors import StoreError, UserError
 from nasbench_txf.pareto import minimisation_matrix, pareto_indices
 from nasbench_txf.result import Metric, Result
+from nasbench_txf.simulation import WorkerClock
 from nasbench_txf.store import Store, TrialRow, now
 
 
@@ -30,9 +31,11 @@ from nasbench_txf.store import Store, TrialRow, now
 class Budget:
     """When a cell stops: after ``queries`` trials and/or ``seconds`` of simulated time.
 
-    Simulated time is the sum of the benchmark's cost per trial (real for live training,
-    recorded or predicted otherwise); it is deterministic for tabular and surrogate
-    benchmarks, so a seconds budget keeps runs reproducible.
+    Simulated time runs on the cell's :class:`~nasbench_txf.simulation.WorkerClock`: the
+    benchmark's cost per trial (real for live training, recorded or predicted otherwise)
+    plus, unless the cell's simulation says otherwise, the strategy's measured compute time.
+    No trial starts once the clock has reached ``seconds``. Without the compute time the
+    clock is deterministic for tabular and surrogate benchmarks, and so is a seconds budget.
     """
 
     queries: int | None = None
@@ -97,16 +100,58 @@ def _evaluate(cell: Cell, arch: Arch, seed: int) -> Result:
         return Result.failed(f"{type(exc).__name__}: {exc}")
 
 
-def _replay(cell: Cell, rows: list[TrialRow]) -> None:
-    for row in rows:
-        (arch,) = cell.strategy.ask(1)
-        if arch.id != row.arch_id:
-            raise StoreError(
-                f"cannot resume cell {cell.id}: at trial {row.trial} the strategy asks for "
-                f"{arch.canonical} but the store has {row.card}; the strategy is not "
-                "deterministic for its seed, or its code changed since the run started"
-            )
-        cell.strategy.tell(arch, _result_of(row))
+def cell_trials(cell: Cell, stored: Sequence[TrialRow], budget: Budget) -> Iterator[TrialRow]:
+    """Drive the cell's strategy on its simulated clock; yield each new trial as it is asked.
+
+    The ``stored`` trials of an earlier run are replayed first — their results fed back, in
+    the order and at the simulated times they had — without being evaluated again; the
+    strategy must ask for the same archs, which the determinism rule guarantees. Evaluation
+    happens when a trial is asked (a tabular or surrogate answer is instant; its cost is
+    simulated), so every yielded row is complete and can be stored in trial order.
+    """
+    simulation = cell.simulation
+    clock = WorkerClock(simulation.workers)
+    running: dict[int, tuple[Arch, Result]] = {}
+    trial, tell_seconds = 0, 0.0
+    while True:
+        while (clock.has_free_worker and not cell.strategy.finished
+               and not budget.exhausted(trial, clock.next_start)):
+            started = time.perf_counter()
+            (arch,) = cell.strategy.ask(1)
+            cell.strategy.space.check(arch)
+            strategy_seconds = tell_seconds + time.perf_counter() - started
+            tell_seconds = 0.0
+            if trial < len(stored):
+                row = stored[trial]
+                if arch.id != row.arch_id:
+                    raise StoreError(
+                        f"cannot resume cell {cell.id}: at trial {row.trial} the strategy asks for "
+                        f"{arch.canonical} but the store has {row.card}; the strategy is not "
+                        "deterministic for its seed, or its code changed since the run started"
+                    )
+                result = _result_of(row)
+                clock.start(trial, row.strategy_seconds if simulation.overhead else 0.0, row.cost_seconds)
+            else:
+                started_at = now()
+                seed = evaluation_seed(cell.seed, trial)
+                result = _evaluate(cell, arch, seed)
+                sim_start, sim_end = clock.start(trial, strategy_seconds if simulation.overhead else 0.0,
+                                                 float(result.cost_seconds))
+                yield TrialRow(
+                    trial=trial, arch_id=arch.id, card=arch.card, eval_seed=seed,
+                    status=result.status, reason=result.reason, metrics=dict(result.metrics),
+                    info=dict(result.info), cost_seconds=float(result.cost_seconds),
+                    strategy_seconds=strategy_seconds, started_at=started_at, finished_at=now(),
+                    sim_start=sim_start, sim_end=sim_end,
+                )
+            running[trial] = (arch, result)
+            trial += 1
+        if not clock.busy:
+            return
+        arch, result = running.pop(clock.finish_next())
+        started = time.perf_counter()
+        cell.strategy.tell(arch, result)
+        tell_seconds += time.perf_counter() - started  # overhead before the freed worker's next trial
 
 
 def _summary(cell: Cell, rows: list[TrialRow]) -> CellSummary:
@@ -125,9 +170,15 @@ def _summary(cell: Cell, rows: list[TrialRow]) -> CellSummary:
         maximize=objective.maximize,
         best_value=best_value, best_card=best.card if best else None,
         best_arch_id=best.arch_id if best else None,
-        simulated_seconds=sum(r.cost_seconds for r in rows),
+        simulated_seconds=simulated_seconds(rows),
         **_pareto(cell.strategy.objectives, rows),
     )
+
+
+def simulated_seconds(rows: Sequence[TrialRow]) -> float:
+    """When the last trial ended on the simulated clock (the sum of costs for old stores)."""
+    ends = [r.sim_end for r in rows if r.sim_end is not None]
+    return max(ends) if len(ends) == len(rows) and ends else sum(r.cost_seconds for r in rows)
 
 
 def _pareto(objectives: tuple[Metric, ...], rows: list[TrialRow]) -> dict[str, Any]:
@@ -181,33 +232,11 @@ def run_cell(
             )
         objective = cell.benchmark.objective
         store.add_cell(cell.id, cell.key, objective.name, objective.maximize, command)
-        _replay(cell, rows)
         if on_trial is not None and rows:
             on_trial(len(rows))
-        simulated = sum(r.cost_seconds for r in rows)
-        trial = len(rows)
-        tell_seconds = 0.0  # time spent in tell is overhead before the next trial can start
-        while not budget.exhausted(trial, simulated) and not cell.strategy.finished:
-            started = time.perf_counter()
-            (arch,) = cell.strategy.ask(1)
-            cell.strategy.space.check(arch)
-            strategy_seconds = tell_seconds + time.perf_counter() - started
-            started_at = now()
-            seed = evaluation_seed(cell.seed, trial)
-            result = _evaluate(cell, arch, seed)
-            row = TrialRow(
-                trial=trial, arch_id=arch.id, card=arch.card, eval_seed=seed,
-                status=result.status, reason=result.reason, metrics=dict(result.metrics),
-                info=dict(result.info), cost_seconds=float(result.cost_seconds),
-                strategy_seconds=strategy_seconds, started_at=started_at, finished_at=now(),
-            )
+        for row in cell_trials(cell, list(rows), budget):
             store.add_trial(cell.id, row)
             rows.append(row)
-            started = time.perf_counter()
-            cell.strategy.tell(arch, result)
-            tell_seconds = time.perf_counter() - started
-            simulated += row.cost_seconds
-            trial += 1
             if on_trial is not None:
                 on_trial(1)
         return _summary(cell, rows)

@@ -22,7 +22,8 @@ from nasbench_txf.arch import canonical_json
 from nasbench_txf.errors import StoreError
 
 FORMAT = "nasbench-txf run store"
-SCHEMA_VERSION = 1
+#: 2 added the simulated start and end of each trial (older stores are upgraded on open)
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,6 +46,7 @@ CREATE TABLE trials (
     metrics TEXT NOT NULL, info TEXT NOT NULL,
     cost_seconds REAL NOT NULL, strategy_seconds REAL NOT NULL,
     started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+    sim_start REAL, sim_end REAL,
     PRIMARY KEY (cell_id, trial)
 );
 CREATE VIEW runs AS
@@ -74,6 +76,9 @@ class TrialRow:
     strategy_seconds: float
     started_at: str
     finished_at: str
+    #: the trial's start and end on the cell's simulated clock (``None`` in schema-1 stores)
+    sim_start: float | None = None
+    sim_end: float | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ class Store:
         try:
             if exists:
                 cls._check_meta(path, conn)
+                cls._upgrade(conn)
             else:
                 cls._create(conn)
             conn.execute("PRAGMA foreign_keys = ON")
@@ -140,6 +146,24 @@ class Store:
                 f"{path} was written by a newer nasbench-txf (store schema {version}, this "
                 f"version reads up to {SCHEMA_VERSION}); upgrade nasbench-txf"
             )
+
+    @staticmethod
+    def _upgrade(conn: sqlite3.Connection) -> None:
+        """Bring an older store to this schema in one transaction (nothing stored is changed)."""
+        (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if int(version) == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if int(version) < 2:
+                conn.execute("ALTER TABLE trials ADD COLUMN sim_start REAL")
+                conn.execute("ALTER TABLE trials ADD COLUMN sim_end REAL")
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     @staticmethod
     def _create(conn: sqlite3.Connection) -> None:
@@ -222,6 +246,7 @@ class Store:
                 metrics=json.loads(r["metrics"]), info=json.loads(r["info"]),
                 cost_seconds=r["cost_seconds"], strategy_seconds=r["strategy_seconds"],
                 started_at=r["started_at"], finished_at=r["finished_at"],
+                sim_start=r["sim_start"], sim_end=r["sim_end"],
             )
             for r in rows
         ]
@@ -245,11 +270,11 @@ class Store:
                     f"trial {row.trial} (is another process running the same cell?)"
                 )
             conn.execute(
-                "INSERT INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     cell_id, row.trial, row.arch_id, canonical_json(row.card), row.eval_seed,
                     row.status, row.reason, canonical_json(row.metrics),
                     canonical_json(row.info), row.cost_seconds, row.strategy_seconds,
-                    row.started_at, row.finished_at,
+                    row.started_at, row.finished_at, row.sim_start, row.sim_end,
                 ),
             )
