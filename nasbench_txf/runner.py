@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -211,16 +211,23 @@ def run_cell(
     store_path: str | Path,
     budget: Budget,
     *,
-    resume: bool = False,
+    resume: bool | Literal["auto"] = False,
     command: str | None = None,
     on_trial: Callable[[int], None] | None = None,
 ) -> CellSummary:
-    """Run (or resume) one cell to its budget, storing every trial as it finishes."""
+    """Run (or resume) one cell to its budget, storing every trial as it finishes.
+
+    ``resume``: ``False`` refuses a store that already has trials of this cell, ``True``
+    requires them, ``"auto"`` (sweeps) continues whatever is there. A cell whose stored
+    trials already meet a query budget is summarised without replaying its strategy.
+    """
     cell = open_cell(spec)
     cell.benchmark.attach_run_dir(run_dir(store_path))
     with Store.open(store_path) as store:
         stored = store.cell(cell.id)
         rows = store.trials(cell.id) if stored else []
+        if resume == "auto":
+            resume = bool(rows)
         if resume and not rows:
             if stored:
                 raise StoreError(f"{store.path}: this run has no finished trial to resume from")
@@ -234,6 +241,8 @@ def run_cell(
         store.add_cell(cell.id, cell.key, objective.name, objective.maximize, command)
         if on_trial is not None and rows:
             on_trial(len(rows))
+        if budget.queries is not None and len(rows) >= budget.queries:
+            return _summary(cell, rows)
         for row in cell_trials(cell, list(rows), budget):
             store.add_trial(cell.id, row)
             rows.append(row)
@@ -242,7 +251,7 @@ def run_cell(
         return _summary(cell, rows)
 
 
-def _run_in_worker(spec: CellSpec, store_path: str, budget: Budget, resume: bool,
+def _run_in_worker(spec: CellSpec, store_path: str, budget: Budget, resume: bool | Literal["auto"],
                    command: str | None) -> CellSummary:
     return run_cell(spec, store_path, budget, resume=resume, command=command)
 
@@ -252,7 +261,7 @@ def run_cells(
     store_path: str | Path,
     budget: Budget,
     *,
-    resume: bool = False,
+    resume: bool | Literal["auto"] = False,
     workers: int = 1,
     command: str | None = None,
     progress: bool | None = None,

@@ -205,6 +205,15 @@ class Store:
             raise
         self._conn.execute("COMMIT")
 
+    # -- meta --------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     # -- cells -------------------------------------------------------------------------------
     def cells(self) -> list[CellRow]:
         rows = self._conn.execute(

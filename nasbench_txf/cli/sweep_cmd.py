@@ -1,0 +1,89 @@
+"""``nasbench-txf sweep``: the grid of strategies × encodings × seeds on one benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasbench_txf.cli.common import add_plugin_options, command_line, plugin_options, print_json
+from nasbench_txf.cli.run_cmd import DEFAULT_BENCHMARK
+from nasbench_txf.errors import UserError
+from nasbench_txf.runner import Budget, CellSummary, run_cells
+from nasbench_txf.simulation import Simulation
+from nasbench_txf.sweep import SweepRequest, claim_store, plan
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("sweep", help="run every strategy × encoding × seed cell of a grid")
+    parser.add_argument("--space", required=True, help="design space")
+    parser.add_argument("--benchmark", default=DEFAULT_BENCHMARK, help=f"benchmark (default: {DEFAULT_BENCHMARK})")
+    parser.add_argument("--task", help="task of the benchmark (default: the benchmark's own)")
+    parser.add_argument("--strategies", default="all", help="comma-separated strategies, or all (default)")
+    parser.add_argument("--encodings", default="all",
+                        help="comma-separated encodings, or all (default); used by strategies that need one")
+    parser.add_argument("--seeds", type=int, default=10, metavar="N", help="seeds 0..N-1 per combination (default 10)")
+    parser.add_argument("--budget", type=int, default=None, metavar="N",
+                        help="queries per cell (default 100 unless --budget-seconds)")
+    parser.add_argument("--budget-seconds", type=float, default=None, metavar="S",
+                        help="simulated seconds per cell")
+    parser.add_argument("--sim-workers", type=int, default=1, metavar="N",
+                        help="asynchronous workers each cell simulates (default 1)")
+    parser.add_argument("--no-sim-overhead", action="store_true",
+                        help="leave the strategies' compute time off the simulated clock (exactly reproducible)")
+    parser.add_argument("--workers", type=int, default=2, help="cells run in parallel (local processes; default 2)")
+    parser.add_argument("--store", type=Path, required=True, help="the sweep's SQLite store (resumed if it exists)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_plugin_options(parser, ("space", "benchmark"))
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    if args.seeds < 1 or args.workers < 1 or args.sim_workers < 1:
+        raise UserError("--seeds, --workers and --sim-workers must be at least 1")
+    queries = args.budget if args.budget is not None or args.budget_seconds is not None else 100
+    budget = Budget(queries=queries, seconds=args.budget_seconds)
+    request = SweepRequest(
+        space=args.space, benchmark=args.benchmark, task=args.task, strategies=args.strategies,
+        encodings=args.encodings, seeds=range(args.seeds),
+        space_options=plugin_options(args, "space"), benchmark_options=plugin_options(args, "benchmark"),
+        simulation=Simulation(workers=args.sim_workers, overhead=not args.no_sim_overhead),
+    )
+    grid = plan(request, asdict(budget))
+    for skip in grid.skipped:
+        print(f"skipped {skip.label}: {skip.reason}", file=sys.stderr)
+    claim_store(args.store, grid.key, command_line())
+    started = time.perf_counter()
+    summaries = run_cells(grid.cells, args.store, budget, resume="auto", workers=args.workers,
+                          command=command_line())
+    report(args.store, grid.cells, summaries, time.perf_counter() - started, args.json,
+           [asdict(s) for s in grid.skipped])
+    return 0
+
+
+def report(store: Path, cells: list[Any], summaries: list[CellSummary], seconds: float, as_json: bool,
+           skipped: list[dict[str, Any]]) -> None:
+    groups: dict[tuple[str, str | None], list[CellSummary]] = defaultdict(list)
+    for cell, summary in zip(cells, summaries, strict=True):
+        groups[(cell.strategy, cell.encoding)].append(summary)
+    rows = []
+    for (strategy, encoding), found in groups.items():
+        best = [s.best_value for s in found if s.best_value is not None]
+        rows.append({"strategy": strategy, "encoding": encoding, "cells": len(found),
+                     "best_mean": float(np.mean(best)) if best else None,
+                     "best_std": float(np.std(best)) if best else None})
+    if as_json:
+        print_json({"store": str(store), "wall_seconds": seconds, "rows": rows, "skipped": skipped})
+        return
+    objective = summaries[0].objective if summaries else "score"
+    print(f"{'strategy':<18} {'encoding':<9} {'cells':>5}  best {objective} (mean ± std over seeds)")
+    for row in rows:
+        value = "no successful trial" if row["best_mean"] is None else f"{row['best_mean']:.4f} ± {row['best_std']:.4f}"
+        print(f"{row['strategy']:<18} {row['encoding'] or '-':<9} {row['cells']:>5}  {value}")
+    print(f"{len(summaries)} cells in {seconds:.1f} s; store: {store}")

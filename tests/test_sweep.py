@@ -1,0 +1,95 @@
+"""Sweeps: the grid, skipped combinations, resuming after a kill, and stores of other sweeps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_kill_resume import stored_trials
+
+from nasbench_txf.cli import main
+from nasbench_txf.store import Store
+
+BASE = ["sweep", "--space", "toy-grid", "--benchmark", "toy-quadratic", "--benchmark-opt", "noise=0.1"]
+
+
+def sweep(path: Path, *extra: str) -> list[str]:
+    return [*BASE, "--store", str(path), "--workers", "1", "--no-sim-overhead", *extra]
+
+
+def test_grid_skips_what_cannot_work_and_runs_the_rest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "grid.sqlite"
+    code = main(sweep(path, "--strategies", "rs,gp-bo,nsga2", "--encodings", "onehot", "--seeds", "2",
+                      "--budget", "12", "--benchmark-opt", "fail_op=d", "--json"))
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {(r["strategy"], r["encoding"], r["cells"]) for r in report["rows"]} == {
+        ("rs", None, 2), ("gp-bo", "onehot", 2), ("nsga2", None, 2)}
+    with Store.open(path) as store:
+        assert len(store.cells()) == 6 and store.count_trials() == 72
+
+
+def test_incompatible_combinations_are_listed_with_the_reason(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(sweep(tmp_path / "s.sqlite", "--strategies", "rs,gp-bo", "--encodings", "onehot,bogus",
+                      "--seeds", "1", "--budget", "3"))
+    assert code == 2  # an unknown name is an error, not a skip
+    assert "unknown encoding 'bogus'" in capsys.readouterr().err
+    code = main(sweep(tmp_path / "t.sqlite", "--strategies", "gp-bo", "--encodings", "", "--seeds", "1",
+                      "--budget", "3"))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "grid is empty after filtering" in err and "needs --encoding" in err
+    assert not (tmp_path / "t.sqlite").exists()
+
+
+def test_a_store_of_another_sweep_or_run_is_refused_untouched(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "s.sqlite"
+    assert main(sweep(path, "--strategies", "rs", "--seeds", "2", "--budget", "5")) == 0
+    before = path.read_bytes()
+    assert main(sweep(path, "--strategies", "rs", "--seeds", "2", "--budget", "6")) == 2
+    assert "belongs to another sweep (budget:" in capsys.readouterr().err
+    assert path.read_bytes() == before
+    run_store = tmp_path / "run.sqlite"
+    assert main(["run", "--space", "toy-grid", "--benchmark", "toy-quadratic", "--strategy", "rs",
+                 "--budget", "2", "--store", str(run_store)]) == 0
+    assert main(sweep(run_store, "--strategies", "rs", "--seeds", "1", "--budget", "2")) == 2
+    assert "not part of a sweep" in capsys.readouterr().err
+
+
+def test_a_grown_sweep_runs_only_the_new_cells(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    assert main(sweep(path, "--strategies", "rs", "--seeds", "2", "--budget", "5")) == 0
+    with Store.open(path) as store:
+        first = {c.cell_id: store.trials(c.cell_id) for c in store.cells()}
+    assert main(sweep(path, "--strategies", "rs,es", "--seeds", "3", "--budget", "5")) == 0
+    with Store.open(path) as store:
+        assert len(store.cells()) == 6
+        assert all(store.trials(cell_id) == rows for cell_id, rows in first.items())
+
+
+def test_killed_sweep_resumes_to_the_same_trials(tmp_path: Path) -> None:
+    args = ["--strategies", "rs,es", "--seeds", "2", "--budget", "15", "--benchmark-opt", "delay=0.03"]
+    killed, reference = tmp_path / "killed.sqlite", tmp_path / "reference.sqlite"
+    proc = subprocess.Popen([sys.executable, "-m", "nasbench_txf", *sweep(killed, *args)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while stored_trials(killed) < 20:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert main(sweep(killed, *args)) == 0
+    assert main(sweep(reference, *args)) == 0
+    with Store.open(killed) as a, Store.open(reference) as b:
+        assert [c.cell_id for c in a.cells()] == [c.cell_id for c in b.cells()]
+        for cell in a.cells():
+            assert [(r.arch_id, r.metrics, r.sim_end) for r in a.trials(cell.cell_id)] == \
+                   [(r.arch_id, r.metrics, r.sim_end) for r in b.trials(cell.cell_id)]
