@@ -56,6 +56,14 @@ class Benchmark(Plugin, ABC):
     def objective(self) -> Metric:
         return self.metrics[0]
 
+    def resources(self) -> dict[str, float]:
+        """What one evaluation needs, as Ray resource counts (``num_cpus``, ``num_gpus``).
+
+        Executors that place work on a cluster ask for these per cell; answering from a
+        table takes one CPU.
+        """
+        return {"num_cpus": 1.0, "num_gpus": 0.0}
+
     def attach_run_dir(self, run_dir: Path) -> None:
         """Where this run keeps files beside its store (checkpoints); ignored by default."""
 

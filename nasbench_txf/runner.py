@@ -100,7 +100,29 @@ def _evaluate(cell: Cell, arch: Arch, seed: int) -> Result:
         return Result.failed(f"{type(exc).__name__}: {exc}")
 
 
-def cell_trials(cell: Cell, stored: Sequence[TrialRow], budget: Budget) -> Iterator[TrialRow]:
+@dataclass(frozen=True)
+class Asked:
+    """A trial about to be evaluated (announced by :func:`cell_trials` on request), so that
+    an executor whose worker dies during the evaluation knows which trial was lost."""
+
+    trial: int
+    arch_id: str
+    card: dict[str, Any]
+    eval_seed: int
+    strategy_seconds: float
+    sim_start: float
+
+    def failed(self, reason: str) -> TrialRow:
+        """The trial recorded as failed, costing nothing."""
+        stamp = now()
+        return TrialRow(trial=self.trial, arch_id=self.arch_id, card=self.card, eval_seed=self.eval_seed,
+                        status="failed", reason=reason, metrics={}, info={}, cost_seconds=0.0,
+                        strategy_seconds=self.strategy_seconds, started_at=stamp, finished_at=stamp,
+                        sim_start=self.sim_start, sim_end=self.sim_start)
+
+
+def cell_trials(cell: Cell, stored: Sequence[TrialRow], budget: Budget, *,
+                announce: bool = False) -> Iterator[TrialRow | Asked]:
     """Drive the cell's strategy on its simulated clock; yield each new trial as it is asked.
 
     The ``stored`` trials of an earlier run are replayed first — their results fed back, in
@@ -134,9 +156,11 @@ def cell_trials(cell: Cell, stored: Sequence[TrialRow], budget: Budget) -> Itera
             else:
                 started_at = now()
                 seed = evaluation_seed(cell.seed, trial)
+                overhead = strategy_seconds if simulation.overhead else 0.0
+                if announce:
+                    yield Asked(trial, arch.id, arch.card, seed, strategy_seconds, clock.next_start + overhead)
                 result = _evaluate(cell, arch, seed)
-                sim_start, sim_end = clock.start(trial, strategy_seconds if simulation.overhead else 0.0,
-                                                 float(result.cost_seconds))
+                sim_start, sim_end = clock.start(trial, overhead, float(result.cost_seconds))
                 yield TrialRow(
                     trial=trial, arch_id=arch.id, card=arch.card, eval_seed=seed,
                     status=result.status, reason=result.reason, metrics=dict(result.metrics),
@@ -154,7 +178,7 @@ def cell_trials(cell: Cell, stored: Sequence[TrialRow], budget: Budget) -> Itera
         tell_seconds += time.perf_counter() - started  # overhead before the freed worker's next trial
 
 
-def _summary(cell: Cell, rows: list[TrialRow]) -> CellSummary:
+def summarise(cell: Cell, rows: list[TrialRow]) -> CellSummary:
     objective = cell.benchmark.objective
     best: TrialRow | None = None
     best_value: float | None = None
@@ -242,13 +266,14 @@ def run_cell(
         if on_trial is not None and rows:
             on_trial(len(rows))
         if budget.queries is not None and len(rows) >= budget.queries:
-            return _summary(cell, rows)
+            return summarise(cell, rows)
         for row in cell_trials(cell, list(rows), budget):
+            assert isinstance(row, TrialRow)
             store.add_trial(cell.id, row)
             rows.append(row)
             if on_trial is not None:
                 on_trial(1)
-        return _summary(cell, rows)
+        return summarise(cell, rows)
 
 
 def _run_in_worker(spec: CellSpec, store_path: str, budget: Budget, resume: bool | Literal["auto"],

@@ -171,6 +171,13 @@ class Live(Benchmark):
                          tokenizer.get_vocab_size(), 0 if pad is None else pad, str(path))
 
     # -- checkpoints ----------------------------------------------------------------------------
+    def resources(self) -> dict[str, float]:
+        """Training takes ``threads`` CPUs (1 when torch picks) and a GPU unless ``device=cpu``
+        (with ``device=auto`` a GPU when the cluster has one is not guaranteed: ask for
+        ``device=cuda`` to be placed on one)."""
+        return {"num_cpus": float(max(self.options.threads, 1)),
+                "num_gpus": 1.0 if self.options.device == "cuda" else 0.0}
+
     def attach_run_dir(self, run_dir: Path) -> None:
         self.checkpoints = run_dir / "checkpoints"
 

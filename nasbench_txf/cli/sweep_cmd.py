@@ -37,7 +37,14 @@ def register(sub: Any) -> None:
                         help="asynchronous workers each cell simulates (default 1)")
     parser.add_argument("--no-sim-overhead", action="store_true",
                         help="leave the strategies' compute time off the simulated clock (exactly reproducible)")
-    parser.add_argument("--workers", type=int, default=2, help="cells run in parallel (local processes; default 2)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="cells run in parallel: local processes, or the CPUs of a local Ray instance (default 2)")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="local process pool (default) or Ray tasks")
+    parser.add_argument("--ray-address", default=None, metavar="auto|HOST:PORT",
+                        help="Ray cluster to join (default: start a local Ray instance)")
+    parser.add_argument("--ray-retries", type=int, default=1, metavar="N",
+                        help="re-runs of a trial whose Ray worker died, before it is stored as failed (default 1)")
     parser.add_argument("--store", type=Path, required=True, help="the sweep's SQLite store (resumed if it exists)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_plugin_options(parser, ("space", "benchmark"))
@@ -45,8 +52,8 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.seeds < 1 or args.workers < 1 or args.sim_workers < 1:
-        raise UserError("--seeds, --workers and --sim-workers must be at least 1")
+    if min(args.seeds, args.workers, args.sim_workers) < 1 or args.ray_retries < 0:
+        raise UserError("--seeds, --workers and --sim-workers must be at least 1, --ray-retries at least 0")
     queries = args.budget if args.budget is not None or args.budget_seconds is not None else 100
     budget = Budget(queries=queries, seconds=args.budget_seconds)
     request = SweepRequest(
@@ -60,8 +67,17 @@ def handle(args: argparse.Namespace) -> int:
         print(f"skipped {skip.label}: {skip.reason}", file=sys.stderr)
     claim_store(args.store, grid.key, command_line())
     started = time.perf_counter()
-    summaries = run_cells(grid.cells, args.store, budget, resume="auto", workers=args.workers,
-                          command=command_line())
+    if args.executor == "ray":
+        from nasbench_txf.ray_executor import connect, run_cells_on_ray
+
+        connect(args.ray_address, num_cpus=args.workers)
+        summaries = run_cells_on_ray(grid.cells, args.store, budget, retries=args.ray_retries,
+                                     command=command_line())
+    else:
+        if args.ray_address is not None:
+            raise UserError("--ray-address needs --executor ray")
+        summaries = run_cells(grid.cells, args.store, budget, resume="auto", workers=args.workers,
+                              command=command_line())
     report(args.store, grid.cells, summaries, time.perf_counter() - started, args.json,
            [asdict(s) for s in grid.skipped])
     return 0

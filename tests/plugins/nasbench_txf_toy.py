@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ class QuadraticOptions:
     noise: float = field(default=0.0, metadata={"help": "standard deviation of seeded noise"})
     delay: float = field(default=0.0, metadata={"help": "real seconds each evaluation sleeps"})
     fail_op: str = field(default="", metadata={"help": "cards using this op fail"})
+    crash_op: str = field(default="", metadata={"help": "evaluating a card using this op kills the process"})
+    crash_once: str = field(default="", metadata={"help": "marker file: the first evaluation creates it and dies"})
 
 
 def true_score(card: Mapping[str, Any]) -> float:
@@ -100,6 +103,11 @@ class ToyQuadratic(Benchmark):
         card = arch.card
         if self.options.delay:
             time.sleep(self.options.delay)
+        if self.options.crash_op and self.options.crash_op in card["ops"]:
+            os._exit(3)
+        if self.options.crash_once and not os.path.exists(self.options.crash_once):
+            open(self.options.crash_once, "w").close()
+            os._exit(3)
         if self.options.fail_op and self.options.fail_op in card["ops"]:
             return Result.failed(f"op {self.options.fail_op} diverged", cost_seconds=1.0)
         noise = np.random.default_rng([seed, int(arch.id, 16) % 2**32]).normal() * self.options.noise
