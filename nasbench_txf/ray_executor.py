@@ -23,7 +23,16 @@ from tqdm import tqdm
 
 from nasbench_txf.cell import CellSpec, open_cell
 from nasbench_txf.errors import UserError
-from nasbench_txf.runner import Asked, Budget, CellSummary, cell_trials, run_dir, summarise
+from nasbench_txf.runner import (
+    Asked,
+    Budget,
+    CellSummary,
+    cell_trials,
+    done_by_budget,
+    open_in_store,
+    run_dir,
+    summarise,
+)
 from nasbench_txf.store import Store, TrialRow
 
 
@@ -91,17 +100,13 @@ def run_cells_on_ray(specs: Sequence[CellSpec], store_path: str | Path, budget: 
     bar = tqdm(total=total, unit="trial", desc="trials", dynamic_ncols=True, leave=False,
                disable=None if progress is None else not progress)
     with Store.open(store_path) as store:
-        rows: list[list[TrialRow]] = []
-        for cell in cells:
-            store.add_cell(cell.id, cell.key, cell.benchmark.objective.name, cell.benchmark.objective.maximize,
-                           command)
-            rows.append(store.trials(cell.id))
-            bar.update(len(rows[-1]))
+        rows = [open_in_store(store, cell, "auto", command) for cell in cells]
+        bar.update(sum(map(len, rows)))
         running: dict[Any, int] = {}
         failures: dict[tuple[int, int], int] = {}
 
         def submit(i: int) -> None:
-            if budget.queries is not None and len(rows[i]) >= budget.queries:
+            if done_by_budget(rows[i], budget):
                 summaries[i] = summarise(cells[i], rows[i])
                 return
             options = cells[i].benchmark.resources()

@@ -10,9 +10,10 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import Any, Literal
 
 import numpy as np
@@ -230,6 +231,39 @@ def describe_difference(store: Store, key: dict[str, Any]) -> str:
     return f"{store.path} holds no run with this command's keys ({detail})"
 
 
+def open_in_store(store: Store, cell: Cell, resume: bool | Literal["auto"],
+                  command: str | None) -> list[TrialRow]:
+    """Check the store against ``resume``, record the cell; return its stored trials.
+
+    ``resume``: ``False`` refuses a store that already has trials of this cell, ``True``
+    requires them, ``"auto"`` (sweeps) continues whatever is there. Open the cells first
+    (:func:`~nasbench_txf.cell.open_cell`), so that a combination that cannot work is
+    refused before a store is created.
+    """
+    cell.benchmark.attach_run_dir(run_dir(store.path))
+    stored = store.cell(cell.id)
+    rows = store.trials(cell.id) if stored else []
+    if resume == "auto":
+        resume = bool(rows)
+    if resume and not rows:
+        if stored:
+            raise StoreError(f"{store.path}: this run has no finished trial to resume from")
+        raise StoreError(describe_difference(store, cell.key))
+    if not resume and rows:
+        raise StoreError(
+            f"{store.path} already has {len(rows)} trials of this run; add --resume to "
+            "continue it, or give another --store"
+        )
+    objective = cell.benchmark.objective
+    store.add_cell(cell.id, cell.key, objective.name, objective.maximize, command)
+    return rows
+
+
+def done_by_budget(rows: Sequence[TrialRow], budget: Budget) -> bool:
+    """Whether stored trials already meet a query budget (the cell then needs no replay)."""
+    return budget.queries is not None and len(rows) >= budget.queries
+
+
 def run_cell(
     spec: CellSpec,
     store_path: str | Path,
@@ -239,33 +273,14 @@ def run_cell(
     command: str | None = None,
     on_trial: Callable[[int], None] | None = None,
 ) -> CellSummary:
-    """Run (or resume) one cell to its budget, storing every trial as it finishes.
-
-    ``resume``: ``False`` refuses a store that already has trials of this cell, ``True``
-    requires them, ``"auto"`` (sweeps) continues whatever is there. A cell whose stored
-    trials already meet a query budget is summarised without replaying its strategy.
-    """
+    """Run (or resume, see :func:`open_in_store`) one cell to its budget in this process,
+    storing every trial as it finishes."""
     cell = open_cell(spec)
-    cell.benchmark.attach_run_dir(run_dir(store_path))
     with Store.open(store_path) as store:
-        stored = store.cell(cell.id)
-        rows = store.trials(cell.id) if stored else []
-        if resume == "auto":
-            resume = bool(rows)
-        if resume and not rows:
-            if stored:
-                raise StoreError(f"{store.path}: this run has no finished trial to resume from")
-            raise StoreError(describe_difference(store, cell.key))
-        if not resume and rows:
-            raise StoreError(
-                f"{store.path} already has {len(rows)} trials of this run; add --resume to "
-                "continue it, or give another --store"
-            )
-        objective = cell.benchmark.objective
-        store.add_cell(cell.id, cell.key, objective.name, objective.maximize, command)
+        rows = open_in_store(store, cell, resume, command)
         if on_trial is not None and rows:
             on_trial(len(rows))
-        if budget.queries is not None and len(rows) >= budget.queries:
+        if done_by_budget(rows, budget):
             return summarise(cell, rows)
         for row in cell_trials(cell, list(rows), budget):
             assert isinstance(row, TrialRow)
@@ -276,9 +291,13 @@ def run_cell(
         return summarise(cell, rows)
 
 
-def _run_in_worker(spec: CellSpec, store_path: str, budget: Budget, resume: bool | Literal["auto"],
-                   command: str | None) -> CellSummary:
-    return run_cell(spec, store_path, budget, resume=resume, command=command)
+def _stream_cell(index: int, spec: CellSpec, stored: list[TrialRow], budget: Budget, store_path: str,
+                 queue: Any) -> None:
+    """A pool worker's job: run one cell, sending each new trial to the driver."""
+    cell = open_cell(spec)
+    cell.benchmark.attach_run_dir(run_dir(store_path))
+    for row in cell_trials(cell, stored, budget):
+        queue.put((index, row))
 
 
 def run_cells(
@@ -294,8 +313,9 @@ def run_cells(
     """Run cells one after another, or on a local process pool with ``workers`` > 1.
 
     Each cell is independent and seeded by its own seed, so the trials do not depend on the
-    worker count. Workers append to the store themselves (SQLite in WAL mode); the progress
-    bar counts the trials in the store. ``progress=None`` shows a bar on a terminal only.
+    worker count. Pool workers send their trials to this process, which alone writes the
+    store, as with Ray (:mod:`nasbench_txf.ray_executor`). ``progress=None`` shows a bar on
+    a terminal only.
     """
     total = budget.queries * len(specs) if budget.queries is not None else None
     bar = tqdm(total=total, unit="trial", disable=None if progress is None else not progress,
@@ -306,16 +326,40 @@ def run_cells(
                              on_trial=bar.update) for spec in specs]
         # spawn, not fork: forked torch/OpenMP thread pools can deadlock in the child
         context = multiprocessing.get_context("spawn")
-        with Store.open(store_path) as store, ProcessPoolExecutor(
+        cells = [open_cell(spec) for spec in specs]
+        with Store.open(store_path) as store, context.Manager() as manager, ProcessPoolExecutor(
             max_workers=workers, mp_context=context
         ) as pool:
-            before = store.count_trials()
-            futures = [pool.submit(_run_in_worker, spec, str(store_path), budget, resume, command)
-                       for spec in specs]
-            pending = set(futures)
-            while pending:
-                _, pending = wait(pending, timeout=0.5)
-                bar.update(store.count_trials() - before - bar.n)
-            return [future.result() for future in futures]
+            opened = [(cell, open_in_store(store, cell, resume, command)) for cell in cells]
+            bar.update(sum(len(rows) for _, rows in opened))
+            queue = manager.Queue()
+            running = {pool.submit(_stream_cell, i, spec, rows, budget, str(store_path), queue)
+                       for i, (spec, (_, rows)) in enumerate(zip(specs, opened, strict=True))
+                       if not done_by_budget(rows, budget)}
+            while running:
+                finished = {future for future in running if future.done()}
+                for index, row in _drain(queue, block=not finished):
+                    cell, rows = opened[index]
+                    store.add_trial(cell.id, row)
+                    rows.append(row)
+                    bar.update(1)
+                for future in finished:  # all its trials were queued before it finished
+                    if future.exception() is not None:
+                        pool.shutdown(cancel_futures=True)
+                        raise future.exception()  # type: ignore[misc]  # a worker's error is the run's
+                running -= finished
+            return [summarise(cell, rows) for cell, rows in opened]
     finally:
         bar.close()
+
+
+def _drain(queue: Any, *, block: bool) -> list[tuple[int, TrialRow]]:
+    """What is in ``queue`` now; waits up to 0.2 s for a first item when ``block``."""
+    items = []
+    try:
+        if block:
+            items.append(queue.get(timeout=0.2))
+        while True:
+            items.append(queue.get_nowait())
+    except Empty:
+        return items
