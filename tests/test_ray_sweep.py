@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_kill_resume import stored_trials
 
 from nasbench_txf.store import Store
 
@@ -72,3 +74,20 @@ def test_unreachable_ray_address_is_refused_quickly(tmp_path: Path, address: str
     done = sweep(tmp_path, tmp_path / "x.sqlite", "--executor", "ray", "--ray-address", address)
     assert done.returncode == 2 and message in done.stderr
     assert "Traceback" not in done.stderr and time.monotonic() - started < 60
+
+
+def test_ray_resumes_a_killed_sweep_to_the_same_trials(tmp_path: Path) -> None:
+    killed, reference = tmp_path / "killed.sqlite", tmp_path / "reference.sqlite"
+    slow = ("--benchmark-opt", "delay=0.03")
+    proc = subprocess.Popen([sys.executable, "-m", "nasbench_txf", *GRID, "--store", str(killed), *slow],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while stored_trials(killed) < 10:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 10 <= stored_trials(killed) < 72
+    assert sweep(tmp_path, killed, "--executor", "ray", *slow).returncode == 0
+    assert sweep(tmp_path, reference, *slow).returncode == 0
+    assert trials(killed) == trials(reference)
