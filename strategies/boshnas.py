@@ -157,18 +157,23 @@ class BOSHNAS(ObservingStrategy):
         return picked
 
     def _fit(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):  # type: ignore[no-untyped-def]
-        """Train f_S, g_S and h_S (Eq. 2); return UCB(x) and the uncertainty k1·σ + k2·ξ̂."""
+        """Train f_S, g_S and h_S (Eq. 2); return UCB(x) and the uncertainty k1·σ + k2·ξ̂.
+
+        The trained networks are frozen: GOBI's second-order backward (``create_graph``)
+        would otherwise leave each parameter holding a gradient whose graph refers back to
+        it, a cycle Python never frees (a sweep's workers grew by ~300 MB per cell).
+        """
         o = self.options
         teacher = Teacher(x.shape[1])
         fit(teacher, lambda p, t: ((p - t) ** 2).mean(), x, y, generator, o.epochs)
         _, xi = teacher.sample(x)
         student = Student(x.shape[1])
         fit(student, lambda p, t: ((p - t) ** 2).mean(), x, xi, generator, o.epochs)
-        student.eval()
+        student.eval().requires_grad_(False)
         if self.heteroscedastic:
             npn = NPN(x.shape[1])
             fit(npn, NPN.loss, x, y, generator, o.epochs)
-            npn.eval()
+            npn.eval().requires_grad_(False)
 
             def ucb(z: torch.Tensor) -> torch.Tensor:
                 mu, var = npn(z)
@@ -177,7 +182,7 @@ class BOSHNAS(ObservingStrategy):
             def spread(z: torch.Tensor) -> torch.Tensor:
                 return o.k1 * torch.sqrt(npn(z)[1]) + o.k2 * student(z)
         else:
-            teacher.eval()
+            teacher.eval().requires_grad_(False)
 
             def ucb(z: torch.Tensor) -> torch.Tensor:
                 return teacher(z) + o.k2 * student(z)
