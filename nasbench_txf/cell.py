@@ -86,14 +86,21 @@ def cell_id(key: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(key).encode()).hexdigest()[:16]
 
 
-def open_cell(spec: CellSpec) -> Cell:
-    """Load and configure every plugin of ``spec``; refuse a bad combination before running."""
-    space_cls = get_space(spec.space)
-    space = space_cls(space_cls.make_options(dict(spec.space_options)))
-    bench_cls = get_benchmark(spec.benchmark)
+def open_benchmark(space_name: str, space_options: Mapping[str, Any], benchmark_name: str, task: str | None,
+                   benchmark_options: Mapping[str, Any]) -> Benchmark:
+    """The configured space and a benchmark on it; refuses a benchmark that cannot evaluate it."""
+    space_cls = get_space(space_name)
+    space = space_cls(space_cls.make_options(dict(space_options)))
+    bench_cls = get_benchmark(benchmark_name)
     if reason := bench_cls.unsupported(space):
         raise IncompatibleError(f"benchmark {bench_cls.name} cannot evaluate space {space.name}: {reason}")
-    benchmark = bench_cls(space, task=spec.task, options=bench_cls.make_options(dict(spec.benchmark_options)))
+    return bench_cls(space, task=task, options=bench_cls.make_options(dict(benchmark_options)))
+
+
+def open_cell(spec: CellSpec) -> Cell:
+    """Load and configure every plugin of ``spec``; refuse a bad combination before running."""
+    benchmark = open_benchmark(spec.space, spec.space_options, spec.benchmark, spec.task, spec.benchmark_options)
+    space = benchmark.space
     search_space = benchmark.search_space()
     strategy_cls = get_strategy(spec.strategy)
     encoding_name = spec.encoding or (strategy_cls.default_encoding if strategy_cls.requires.encoding else None)

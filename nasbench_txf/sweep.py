@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from nasbench_txf.arch import canonical_json
-from nasbench_txf.cell import CellSpec, incompatibility
-from nasbench_txf.errors import IncompatibleError, StoreError, UserError
+from nasbench_txf.cell import CellSpec, incompatibility, open_benchmark
+from nasbench_txf.errors import StoreError, UserError
 from nasbench_txf.options import options_dict
-from nasbench_txf.registry import get_benchmark, get_encoding, get_space, get_strategy, registry
+from nasbench_txf.registry import get_encoding, get_strategy, registry
 from nasbench_txf.simulation import Simulation
 from nasbench_txf.store import Store
 
@@ -80,12 +80,9 @@ def expand(names: str, kind: str) -> tuple[list[str], list[tuple[str, str]]]:
 
 def plan(request: SweepRequest, budget_key: Mapping[str, Any]) -> SweepPlan:
     """The cells of the grid and the combinations skipped; an empty grid is an error."""
-    space_cls = get_space(request.space)
-    space = space_cls(space_cls.make_options(dict(request.space_options)))
-    bench_cls = get_benchmark(request.benchmark)
-    if reason := bench_cls.unsupported(space):
-        raise IncompatibleError(f"benchmark {bench_cls.name} cannot evaluate space {space.name}: {reason}")
-    benchmark = bench_cls(space, task=request.task, options=bench_cls.make_options(dict(request.benchmark_options)))
+    benchmark = open_benchmark(request.space, request.space_options, request.benchmark, request.task,
+                               request.benchmark_options)
+    space = benchmark.space
     search_space = benchmark.search_space()
     strategies, broken = expand(request.strategies, "strategies")
     encodings, broken_encodings = expand(request.encodings, "encodings") if request.encodings else ([], [])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -13,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_kill_resume import stored_trials
+from test_kill_resume import kill_after, stored_trials
 
 from nasbench_txf.store import Store
 
@@ -81,12 +80,7 @@ def test_ray_resumes_a_killed_sweep_to_the_same_trials(tmp_path: Path) -> None:
     slow = ("--benchmark-opt", "delay=0.03")
     proc = subprocess.Popen([sys.executable, "-m", "nasbench_txf", *GRID, "--store", str(killed), *slow],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while stored_trials(killed) < 10:
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_after(proc, killed, 10)
     assert 10 <= stored_trials(killed) < 72
     assert sweep(tmp_path, killed, "--executor", "ray", *slow).returncode == 0
     assert sweep(tmp_path, reference, *slow).returncode == 0

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from test_kill_resume import stored_trials
+from test_kill_resume import kill_after
 
 from nasbench_txf.cli import main
 from nasbench_txf.store import Store
@@ -80,12 +77,7 @@ def test_killed_sweep_resumes_to_the_same_trials(tmp_path: Path) -> None:
     killed, reference = tmp_path / "killed.sqlite", tmp_path / "reference.sqlite"
     proc = subprocess.Popen([sys.executable, "-m", "nasbench_txf", *sweep(killed, *args)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
-    deadline = time.monotonic() + 60
-    while stored_trials(killed) < 20:
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_after(proc, killed, 20)
     assert main(sweep(killed, *args)) == 0
     assert main(sweep(reference, *args)) == 0
     with Store.open(killed) as a, Store.open(reference) as b:
