@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
+
+import numpy as np
 
 from nasbench_txf.arch import Arch
 from nasbench_txf.errors import UnknownNameError
@@ -55,6 +58,31 @@ class Benchmark(Plugin, ABC):
     @property
     def objective(self) -> Metric:
         return self.metrics[0]
+
+    @property
+    def version(self) -> str:
+        """What identifies this benchmark's answers beyond its name, task and options.
+
+        A table-backed benchmark names its table's rows, which grow while a table is built;
+        the store records this per cell, refuses to resume a cell on a changed benchmark, and
+        leaderboards print it. Empty when the options say it all.
+        """
+        return ""
+
+    def expected(self, archs: Sequence[Arch]) -> np.ndarray | None:
+        """Noise-free objective values of ``archs`` (NaN where unknown), or ``None`` when this
+        benchmark has no such values (live training).
+
+        Leaderboards score the arch a run would return by this value, not by its lucky
+        noisy observation: with seed noise, picking the best observation favours strategies
+        that sample many near-best archs, whatever their true quality.
+        """
+        return None
+
+    def best_known(self) -> float | None:
+        """The best noise-free objective value this benchmark knows of over its search
+        space (regret is measured against it), or ``None`` when it knows none."""
+        return None
 
     def resources(self) -> dict[str, float]:
         """What one evaluation needs, as Ray resource counts (``num_cpus``, ``num_gpus``).

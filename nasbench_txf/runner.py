@@ -254,8 +254,15 @@ def open_in_store(store: Store, cell: Cell, resume: bool | Literal["auto"],
             f"{store.path} already has {len(rows)} trials of this run; add --resume to "
             "continue it, or give another --store"
         )
+    version = cell.benchmark.version
+    if rows and stored is not None and stored.benchmark_version not in (None, version):
+        raise StoreError(
+            f"{store.path}: benchmark {cell.benchmark.name} changed since this run started "
+            f"(stored {stored.benchmark_version}, now {version}); its trials would mix two "
+            "benchmarks: give another --store"
+        )
     objective = cell.benchmark.objective
-    store.add_cell(cell.id, cell.key, objective.name, objective.maximize, command)
+    store.add_cell(cell.id, cell.key, objective.name, objective.maximize, command, version)
     return rows
 
 

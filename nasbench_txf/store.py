@@ -22,8 +22,9 @@ from nasbench_txf.arch import canonical_json
 from nasbench_txf.errors import StoreError
 
 FORMAT = "nasbench-txf run store"
-#: 2 added the simulated start and end of each trial (older stores are upgraded on open)
-SCHEMA_VERSION = 2
+#: 2 added the simulated start and end of each trial, 3 the benchmark version of each cell
+#: (older stores are upgraded on open)
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,7 +37,8 @@ CREATE TABLE cells (
     encoding TEXT, encoding_options TEXT,
     seed INTEGER NOT NULL,
     objective TEXT NOT NULL, maximize INTEGER NOT NULL,
-    command TEXT, package_version TEXT NOT NULL, created_at TEXT NOT NULL
+    command TEXT, package_version TEXT NOT NULL, created_at TEXT NOT NULL,
+    benchmark_version TEXT
 );
 CREATE TABLE trials (
     cell_id TEXT NOT NULL REFERENCES cells(cell_id),
@@ -90,6 +92,9 @@ class CellRow:
     objective: str
     maximize: bool
     command: str | None
+    #: :attr:`Benchmark.version <nasbench_txf.benchmark.Benchmark.version>` when the cell
+    #: started (``None`` in stores older than schema 3)
+    benchmark_version: str | None = None
 
 
 class Store:
@@ -159,6 +164,8 @@ class Store:
             if int(version) < 2:
                 conn.execute("ALTER TABLE trials ADD COLUMN sim_start REAL")
                 conn.execute("ALTER TABLE trials ADD COLUMN sim_end REAL")
+            if int(version) < 3:
+                conn.execute("ALTER TABLE cells ADD COLUMN benchmark_version TEXT")
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")
         except BaseException:
@@ -217,21 +224,22 @@ class Store:
     # -- cells -------------------------------------------------------------------------------
     def cells(self) -> list[CellRow]:
         rows = self._conn.execute(
-            "SELECT cell_id, key_json, objective, maximize, command FROM cells ORDER BY created_at, cell_id"
+            "SELECT cell_id, key_json, objective, maximize, command, benchmark_version FROM cells "
+            "ORDER BY created_at, cell_id"
         ).fetchall()
         return [CellRow(r["cell_id"], json.loads(r["key_json"]), r["objective"],
-                        bool(r["maximize"]), r["command"]) for r in rows]
+                        bool(r["maximize"]), r["command"], r["benchmark_version"]) for r in rows]
 
     def cell(self, cell_id: str) -> CellRow | None:
         return next((c for c in self.cells() if c.cell_id == cell_id), None)
 
     def add_cell(self, cell_id: str, key: Mapping[str, Any], objective: str, maximize: bool,
-                 command: str | None) -> None:
+                 command: str | None, benchmark_version: str | None = None) -> None:
         """Record a cell (no-op when it is already there)."""
         enc = key.get("encoding")
         with self._transaction() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     cell_id, canonical_json(key),
                     key["space"]["name"], canonical_json(key["space"]["options"]),
@@ -240,6 +248,7 @@ class Store:
                     key["strategy"]["name"], canonical_json(key["strategy"]["options"]),
                     enc["name"] if enc else None, canonical_json(enc["options"]) if enc else None,
                     key["seed"], objective, int(maximize), command, __version__, now(),
+                    benchmark_version,
                 ),
             )
 

@@ -57,6 +57,20 @@ def test_resume_with_other_keys_names_the_difference(tmp_path: Path) -> None:
         run_cell(spec(seed=2), path, Budget(queries=5), resume=True)
 
 
+def test_a_cell_is_not_resumed_on_a_changed_benchmark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nasbench_txf_toy import ToyQuadratic
+
+    path = tmp_path / "s.sqlite"
+    monkeypatch.setattr(ToyQuadratic, "version", property(lambda self: "rows-10"))
+    first = run_cell(spec(), path, Budget(queries=3))
+    with Store.open(path) as store:
+        assert store.cells()[0].benchmark_version == "rows-10"
+    monkeypatch.setattr(ToyQuadratic, "version", property(lambda self: "rows-12"))
+    with pytest.raises(StoreError, match=r"changed since this run started \(stored rows-10, now rows-12\)"):
+        run_cell(spec(), path, Budget(queries=5), resume=True)
+    assert len(arch_ids(path, first.cell_id)) == 3
+
+
 def test_failed_evaluations_are_stored_as_failed(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     summary = run_cell(spec(fail_op="a"), path, Budget(queries=15))

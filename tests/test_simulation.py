@@ -82,6 +82,7 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute("ALTER TABLE trials DROP COLUMN sim_start")
     conn.execute("ALTER TABLE trials DROP COLUMN sim_end")
+    conn.execute("ALTER TABLE cells DROP COLUMN benchmark_version")
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.commit()
     conn.close()
@@ -89,3 +90,6 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     assert len(rows) == 3 and rows[0].sim_end is None
     resumed = run_cell(spec(1), path, Budget(queries=5), resume=True)
     assert resumed.trials == 5 and rows_of(path, summary.cell_id)[4].sim_end is not None
+    with Store.open(path) as store:
+        assert store.meta("schema_version") == "3"
+        assert store.cells()[0].benchmark_version is None  # unknown for cells started before

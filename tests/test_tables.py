@@ -100,6 +100,24 @@ def test_surrogate_validation_noise_and_storage(toy_table: Path, tmp_path: Path)
     assert first.cost_seconds > 0 and set(first.metrics) == {"score", "size"}
 
 
+def test_table_benchmarks_know_noise_free_values_and_the_best(toy_table: Path) -> None:
+    tab = Tabular(TOY, options=Tabular.make_options({"table": str(toy_table)}))
+    rows = tab.table.by_arch()
+    archs = list(tab.search_space().enumerate())
+    means = tab.expected(archs)
+    arch = next(a for a in archs if len(rows[a.id]) == 3)
+    assert means[archs.index(arch)] == pytest.approx(np.mean([r.metrics["score"] for r in rows[arch.id]]))
+    assert tab.best_known() == pytest.approx(means.max())
+    assert np.isnan(tab.expected([next(a for a in TOY.enumerate() if a.id not in rows)])[0])
+    sur = SurrogateBenchmark(TOY, options=SurrogateBenchmark.make_options({"table": str(toy_table)}))
+    everything = list(TOY.enumerate())
+    predicted = sur.expected(everything)
+    assert sur.best_known() == pytest.approx(predicted.max())  # toy-grid is enumerable: all of it
+    noisy = np.array([sur.evaluate(a, seed=3).metrics["score"] for a in everything[:20]])
+    assert np.abs(noisy - predicted[:20]).max() > 0  # expected() leaves the seed noise out
+    assert tab.version == sur.version and tab.version.endswith(f"/{len(tab.table.rows)}")
+
+
 def test_surrogate_files_from_a_newer_version_are_refused(toy_table: Path, tmp_path: Path) -> None:
     Surrogate.fit(Table.read(toy_table), TOY).save(tmp_path / "s")
     meta = json.loads((tmp_path / "s" / "surrogate.json").read_text())

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from nasbench_txf.arch import Arch
 from nasbench_txf.benchmarks.tabular import TableBenchmark, table_id
@@ -20,6 +23,10 @@ from nasbench_txf.result import Result
 from nasbench_txf.space import Space
 from nasbench_txf.surrogate import Surrogate
 from nasbench_txf.tabular import Table
+
+
+#: archs sampled to estimate the best prediction over a space too large to enumerate
+REFERENCE_SAMPLE = 20_000
 
 
 def load_or_fit(table: Table, space: Space) -> Surrogate:
@@ -58,3 +65,16 @@ class SurrogateBenchmark(TableBenchmark):
         if not all(math.isfinite(v) for v in predicted.values()):
             return Result.failed("the surrogate predicted a non-finite value", cost)
         return Result(predicted, cost, info={"predicted": True})
+
+    def expected(self, archs: Sequence[Arch]) -> np.ndarray:
+        """The surrogate's predicted mean (before the per-seed noise)."""
+        return np.asarray(self.model.predict(list(archs))[self.objective.name], dtype=float)
+
+    def reference_archs(self) -> list[Arch]:
+        """The whole space where it can be enumerated; otherwise the table's archs and a
+        fixed sample of :data:`REFERENCE_SAMPLE` archs (then the best is an estimate)."""
+        if self.space.enumerable:
+            return list(self.space.enumerate())
+        rng = np.random.default_rng(0)
+        sample = [self.space.sample(rng) for _ in range(REFERENCE_SAMPLE)]
+        return list(dict.fromkeys([*super().reference_archs(), *sample]))

@@ -7,9 +7,13 @@ evaluation seed picks, so repeated runs see the measured seed-to-seed noise.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+
+import numpy as np
 
 from nasbench_txf.arch import Arch
 from nasbench_txf.benchmark import Benchmark
@@ -56,6 +60,21 @@ class TableBenchmark(Benchmark):
     def metrics(self) -> tuple[Metric, ...]:
         return self.table.meta.metrics
 
+    @property
+    def version(self) -> str:
+        return table_id(self.table)
+
+    def best_known(self) -> float | None:
+        values = self.expected(self.reference_archs())
+        values = values[np.isfinite(values)] if values is not None else np.array([])
+        if not values.size:
+            return None
+        return float(values.max() if self.objective.maximize else values.min())
+
+    def reference_archs(self) -> list[Arch]:
+        """The archs :meth:`best_known` searches: the table's archs here."""
+        return [self.space.arch(rows[0].card) for rows in self.table.by_arch().values()]
+
 
 class Tabular(TableBenchmark):
     """Measured evaluations of a table's archs (several seeds where measured)."""
@@ -76,3 +95,13 @@ class Tabular(TableBenchmark):
 
     def evaluate(self, arch: Arch, seed: int) -> Result:
         return lookup(self.rows, arch, seed).result()
+
+    def expected(self, archs: Sequence[Arch]) -> np.ndarray:
+        """The mean of each arch's successful measured seeds (NaN for none)."""
+        objective = self.objective.name
+        values = []
+        for arch in archs:
+            ok = [r.metrics[objective] for r in self.rows.get(arch.id, ())
+                  if r.status == "ok" and objective in r.metrics]
+            values.append(float(np.mean(ok)) if ok else math.nan)
+        return np.asarray(values, dtype=float)

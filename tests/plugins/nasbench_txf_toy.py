@@ -99,6 +99,12 @@ class ToyQuadratic(Benchmark):
     def metrics(self) -> tuple[Metric, ...]:
         return (Metric("score", maximize=True), Metric("size", maximize=False, unit="ops"))
 
+    def expected(self, archs: Sequence[Arch]) -> np.ndarray:
+        return np.array([true_score(a.card) for a in archs], dtype=float)
+
+    def best_known(self) -> float:
+        return true_score({"ops": list(TARGET), "n": 4})
+
     def evaluate(self, arch: Arch, seed: int) -> Result:
         card = arch.card
         if self.options.delay:
