@@ -24,7 +24,6 @@ from nasbench_txf.space import Space
 from nasbench_txf.surrogate import Surrogate
 from nasbench_txf.tabular import Table
 
-
 #: archs sampled to estimate the best prediction over a space too large to enumerate
 REFERENCE_SAMPLE = 20_000
 
