@@ -24,6 +24,7 @@ from nasbench_txf.arch import Arch
 from nasbench_txf.benchmark import Benchmark
 from nasbench_txf.errors import InvalidCardError, UserError
 from nasbench_txf.options import option_fields, options_dict
+from nasbench_txf.orphans import die_with_parent
 from nasbench_txf.registry import get_benchmark, get_space
 from nasbench_txf.space import Space
 from nasbench_txf.tabular import Row, Table, TableMeta
@@ -91,6 +92,7 @@ _WORKER: Benchmark | None = None
 
 def _start_worker(args: tuple[Any, ...]) -> None:
     global _WORKER
+    die_with_parent()
     _WORKER = open_benchmark(*args)
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing.managers import SyncManager
 from pathlib import Path
 from queue import Empty
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from nasbench_txf.arch import Arch, canonical_json
 from nasbench_txf.cell import Cell, CellSpec, open_cell
 from nasbench_txf.errors import StoreError, UserError
+from nasbench_txf.orphans import die_with_parent
 from nasbench_txf.pareto import minimisation_matrix, pareto_indices
 from nasbench_txf.result import Metric, Result
 from nasbench_txf.simulation import WorkerClock
@@ -334,8 +336,10 @@ def run_cells(
         # spawn, not fork: forked torch/OpenMP thread pools can deadlock in the child
         context = multiprocessing.get_context("spawn")
         cells = [open_cell(spec) for spec in specs]
-        with Store.open(store_path) as store, context.Manager() as manager, ProcessPoolExecutor(
-            max_workers=workers, mp_context=context
+        manager = SyncManager(ctx=context)
+        manager.start(die_with_parent)  # its server process, like the workers, ends with this one
+        with Store.open(store_path) as store, manager, ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=die_with_parent
         ) as pool:
             opened = [(cell, open_in_store(store, cell, resume, command)) for cell in cells]
             bar.update(sum(len(rows) for _, rows in opened))

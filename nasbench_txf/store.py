@@ -95,6 +95,8 @@ class CellRow:
     #: :attr:`Benchmark.version <nasbench_txf.benchmark.Benchmark.version>` when the cell
     #: started (``None`` in stores older than schema 3)
     benchmark_version: str | None = None
+    #: the nasbench-txf version that created the cell
+    package_version: str | None = None
 
 
 class Store:
@@ -224,11 +226,11 @@ class Store:
     # -- cells -------------------------------------------------------------------------------
     def cells(self) -> list[CellRow]:
         rows = self._conn.execute(
-            "SELECT cell_id, key_json, objective, maximize, command, benchmark_version FROM cells "
-            "ORDER BY created_at, cell_id"
+            "SELECT cell_id, key_json, objective, maximize, command, benchmark_version, package_version "
+            "FROM cells ORDER BY created_at, cell_id"
         ).fetchall()
-        return [CellRow(r["cell_id"], json.loads(r["key_json"]), r["objective"],
-                        bool(r["maximize"]), r["command"], r["benchmark_version"]) for r in rows]
+        return [CellRow(r["cell_id"], json.loads(r["key_json"]), r["objective"], bool(r["maximize"]),
+                        r["command"], r["benchmark_version"], r["package_version"]) for r in rows]
 
     def cell(self, cell_id: str) -> CellRow | None:
         return next((c for c in self.cells() if c.cell_id == cell_id), None)

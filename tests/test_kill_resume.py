@@ -34,15 +34,26 @@ def start(path: Path, *extra: str) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=path.parent)
 
 
-def kill_after(proc: subprocess.Popen[bytes], path: Path, trials: int) -> None:
+def children(pid: int) -> list[int]:
+    """Child processes of ``pid`` (Linux /proc; empty elsewhere)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(c) for c in task.read_text().split()]
+    return found
+
+
+def kill_after(proc: subprocess.Popen[bytes], path: Path, trials: int) -> list[int]:
+    """SIGKILL ``proc`` once the store has ``trials`` trials; returns the children it had."""
     deadline = time.monotonic() + 60
     while stored_trials(path) < trials:
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         assert time.monotonic() < deadline
         time.sleep(0.01)
+    orphans = children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    return orphans
 
 
 def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:

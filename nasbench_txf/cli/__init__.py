@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from nasbench_txf import __version__
-from nasbench_txf.cli import bench_cmd, encode_cmd, list_cmd, run_cmd, space_cmd, sweep_cmd
+from nasbench_txf.cli import bench_cmd, encode_cmd, leaderboard_cmd, list_cmd, run_cmd, space_cmd, sweep_cmd
 from nasbench_txf.errors import UserError
 
-COMMANDS = (list_cmd, run_cmd, sweep_cmd, space_cmd, encode_cmd, bench_cmd)
+COMMANDS = (list_cmd, run_cmd, sweep_cmd, leaderboard_cmd, space_cmd, encode_cmd, bench_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,157 @@
+"""A table's runs aggregated into leaderboard rows (a pandas DataFrame, one row per
+strategy × encoding).
+
+Every row is compared at the same number of queries, the table's *horizon* (the fewest any
+run has), and at each fixed budget below it. Ranks and significance use the seeds the rows
+share, so a row with extra seeds is not favoured.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nasbench_txf.errors import UserError
+from nasbench_txf.options import options_dict
+from nasbench_txf.registry import get_strategy
+
+from . import hypervolume
+from .collect import RowKey, Run, RunTable
+from .stats import (
+    ALPHA,
+    area_under,
+    average_ranks,
+    mean_ci,
+    median_queries,
+    queries_to_target,
+    wilcoxon_worse,
+)
+
+DEFAULT_BUDGETS = (25, 50, 100)
+#: default target of "queries to target": regret within 1% of the reference value
+DEFAULT_TARGET_FRACTION = 0.01
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the leaderboard measures at: fixed query budgets and the regret target."""
+
+    budgets: tuple[int, ...] = DEFAULT_BUDGETS
+    #: regret counted as "reached", in the objective's units (``None``: 1% of the reference)
+    target: float | None = None
+
+    def target_for(self, table: RunTable) -> float:
+        return self.target if self.target is not None else DEFAULT_TARGET_FRACTION * abs(table.reference)
+
+
+DEFAULT_SETTINGS = Settings()
+
+
+def budgets_of(table: RunTable, settings: Settings) -> list[int]:
+    """The fixed budgets below the horizon, then the horizon itself ("end")."""
+    horizon = table.horizon
+    return [b for b in sorted(set(settings.budgets)) if 0 < b < horizon] + [horizon]
+
+
+@dataclass
+class Curves:
+    """Per-seed curves of one row up to the horizon (seeds × queries)."""
+
+    seeds: list[int]
+    regret: np.ndarray
+    score: np.ndarray
+    hypervolume: np.ndarray | None
+
+
+def curves(table: RunTable, runs: list[Run], upto: int | None = None,
+           scale: hypervolume.Scale | None = None) -> Curves:
+    n = upto or table.horizon
+    hv = None
+    if scale is not None:
+        hv = np.vstack([hypervolume.curve(r, table.pareto_objectives, scale)[:n] for r in runs])
+    return Curves([r.seed for r in runs], np.vstack([table.regret(r)[:n] for r in runs]),
+                  np.vstack([table.score(r)[:n] for r in runs]), hv)
+
+
+def leaderboard(table: RunTable, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
+    """One row per strategy × encoding, best first (least mean regret at the horizon)."""
+    grouped = table.rows()
+    budgets = budgets_of(table, settings)
+    scale = hypervolume.Scale(table.runs, table.pareto_objectives) if table.pareto_objectives else None
+    per_row = {row: curves(table, runs, scale=scale) for row, runs in grouped.items()}
+    target = settings.target_for(table)
+    records = []
+    for row, runs in grouped.items():
+        c = per_row[row]
+        record: dict[str, object] = {"row": row.name, "strategy": row.strategy, "encoding": row.encoding or "",
+                                     "options": _option_changes(row), "seeds": len(runs),
+                                     "failed": sum(r.failed for r in runs)}
+        score = mean_ci(c.score[:, -1])
+        record |= {"score": score.mean, "score_ci": score.half}
+        for b in budgets:
+            interval = mean_ci(c.regret[:, b - 1])
+            name = "end" if b == table.horizon else str(b)
+            record |= {f"regret@{name}": interval.mean, f"regret@{name}_ci": interval.half}
+        auc = mean_ci(np.array([area_under(r) for r in c.regret]))
+        record |= {"regret_auc": auc.mean, "regret_auc_ci": auc.half}
+        reached = np.array([queries_to_target(r, target) for r in c.regret])
+        record |= {"queries_to_target": median_queries(reached), "reached": int(np.isfinite(reached).sum())}
+        record["overhead_s"] = float(np.mean(np.concatenate([r.strategy_seconds for r in runs])))
+        if c.hypervolume is not None:
+            hv = mean_ci(c.hypervolume[:, -1])
+            record |= {"hypervolume": hv.mean, "hypervolume_ci": hv.half}
+        records.append(record)
+    frame = pd.DataFrame.from_records(records)
+    frame["avg_rank"] = _ranks(per_row, budgets)
+    frame = frame.sort_values(["regret@end", "regret_auc", "row"], kind="stable").reset_index(drop=True)
+    _mark_leader(frame, [per_row[k] for k in _order(grouped, frame)])
+    return frame
+
+
+def _order(grouped: dict[RowKey, list[Run]], frame: pd.DataFrame) -> list[RowKey]:
+    by_name = {(k.name, _option_changes(k)): k for k in grouped}
+    return [by_name[(n, o)] for n, o in zip(frame["row"], frame["options"], strict=True)]
+
+
+def _ranks(per_row: dict[RowKey, Curves], budgets: list[int]) -> list[float]:
+    """Mean rank over (shared seed, budget) pairs."""
+    shared = sorted(set.intersection(*(set(c.seeds) for c in per_row.values())))
+    if not shared:
+        return [math.nan] * len(per_row)
+    columns = []
+    for c in per_row.values():
+        rows = [c.regret[c.seeds.index(s)] for s in shared]
+        columns.append(np.concatenate([[r[b - 1] for r in rows] for b in budgets]))
+    return list(average_ranks(np.vstack(columns)))
+
+
+def _mark_leader(frame: pd.DataFrame, ordered: list[Curves]) -> None:
+    """p-values against the first row, and the mark for rows not significantly worse."""
+    leader = ordered[0]
+    ps = []
+    for c in ordered:
+        shared = sorted(set(c.seeds) & set(leader.seeds))
+        mine = np.array([c.regret[c.seeds.index(s), -1] for s in shared])
+        theirs = np.array([leader.regret[leader.seeds.index(s), -1] for s in shared])
+        ps.append(wilcoxon_worse(mine, theirs))
+    frame["wilcoxon_p"] = ps
+    frame["not_worse"] = [i == 0 or (not math.isnan(p) and p >= ALPHA) for i, p in enumerate(ps)]
+    frame.loc[0, "wilcoxon_p"] = math.nan
+
+
+def _option_changes(row: RowKey) -> str:
+    """The strategy's options that differ from its defaults (all of them if it is not installed)."""
+    given = json.loads(row.strategy_options)
+    try:
+        defaults = options_dict(get_strategy(row.strategy).make_options())
+    except UserError:
+        defaults = {}
+    changed = {k: v for k, v in given.items() if defaults.get(k) != v}
+    parts = [f"{k}={v}" for k, v in sorted(changed.items())]
+    if row.simulation:
+        parts.append(f"simulation={row.simulation}")
+    return ", ".join(parts)

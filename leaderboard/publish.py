@@ -1,0 +1,123 @@
+"""Write leaderboards to a folder: Markdown, CSV, PNG plots and a static HTML page.
+
+Files are written into a temporary folder beside ``out`` and moved into place at the end,
+so an interrupted publish never leaves a half-written site where a complete one was.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from nasbench_txf.errors import UserError
+
+from . import plots, views
+from .aggregate import Settings, leaderboard
+from .collect import RunTable
+from .render import Provenance, html_page, html_section, markdown
+
+TITLE = "nasbench-txf leaderboard"
+
+
+@dataclass
+class Page:
+    """What a publish writes, collected before anything is moved into place."""
+
+    markdown: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80]
+
+
+def publish(tables: Sequence[RunTable], out: Path, settings: Settings, provenance: Provenance,
+            family: str = views.DEFAULT_FAMILY) -> list[str]:
+    """Every table with its plots, plus the grid and the ablation where the table has them.
+
+    Returns the names of the files written into ``out``.
+    """
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        page = Page()
+        for table in tables:
+            _table_sections(table, work, settings, provenance, family, page)
+        _write(work / "leaderboard.md", f"# {TITLE}\n\n" + "\n".join(page.markdown), page)
+        _write(work / "index.html", html_page(TITLE, page.html), page)
+        if out.exists():
+            shutil.rmtree(out)
+        work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return sorted(page.files)
+
+
+def _write(path: Path, text: str, page: Page) -> None:
+    path.write_text(text, encoding="utf-8")
+    page.files.append(path.name)
+
+
+def _table_sections(table: RunTable, work: Path, settings: Settings, provenance: Provenance,
+                    family: str, page: Page) -> None:
+    name = slug(table.key.title)
+    frame = leaderboard(table, settings)
+    frame.to_csv(work / f"{name}.csv", index=False)
+    page.files.append(f"{name}.csv")
+    title = table.key.title
+    images = [(f"regret against queries, {title}", plots.by_queries(table, work / f"{name}-regret-queries.png")),
+              (f"regret against simulated time, {title}", plots.by_time(table, work / f"{name}-regret-time.png"))]
+    if table.pareto_objectives:
+        images += [(f"Pareto fronts, {table.key.title}", plots.pareto(table, work / f"{name}-pareto.png")),
+                   (f"hypervolume against queries, {table.key.title}",
+                    plots.hypervolume_by_queries(table, work / f"{name}-hypervolume.png"))]
+    _section(table, frame, settings, provenance, images, page)
+    encodings = {r.row.encoding for r in table.runs if r.row.encoding}
+    if len(encodings) > 1 and not frame["options"].astype(bool).any():
+        _grid_section(table, settings, provenance, work / f"{name}-grid.png", page)
+    try:
+        members = views.family(table, family)
+    except UserError:
+        return
+    _ablation_section(members, settings, provenance, work / f"{name}-ablation.png", page)
+
+
+def _section(table: RunTable, frame: pd.DataFrame, settings: Settings, provenance: Provenance,
+             images: list[tuple[str, Path]], page: Page, title: str | None = None) -> None:
+    refs = [(alt, path.name) for alt, path in images]
+    page.markdown.append(markdown(table, frame, settings, provenance, refs, title))
+    page.html.append(html_section(table, frame, settings, provenance, refs, title))
+    page.files += [path.name for _, path in images]
+
+
+def _grid_section(table: RunTable, settings: Settings, provenance: Provenance, png: Path, page: Page) -> None:
+    grid = views.grid(table, settings)
+    label = f"best {table.objective}"
+    plots.grid_bars(grid.mean, grid.half, f"{label}: strategy × encoding", label, png)
+    text = grid.text()
+    page.markdown.append("\n".join([
+        f"### Strategy × encoding grid — {table.key.title}", "",
+        f"Best {table.objective} (mean ± 90% CI over seeds), as in seed 000 Fig. 3.", "",
+        text.to_markdown(index=False), "", f"![strategy × encoding grid]({png.name})", ""]))
+    table_html = text.to_html(index=False, border=0, classes="leaderboard")
+    page.html.append(f"<section><h3>Strategy × encoding grid</h3>{table_html}"
+                     f'<figure><img src="{png.name}" alt="strategy × encoding grid"></figure></section>')
+    page.files.append(png.name)
+
+
+def _ablation_section(members: RunTable, settings: Settings, provenance: Provenance, png: Path, page: Page) -> None:
+    plots.by_queries(members, png, what="score")
+    frame = leaderboard(members, settings)
+    family = frame["strategy"].min()
+    _section(members, frame, settings, provenance, [(f"ablation of {family}: best score against queries", png)],
+             page, title=f"Ablation of {family} — {members.key.title}")

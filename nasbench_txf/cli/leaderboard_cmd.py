@@ -1,0 +1,141 @@
+"""``nasbench-txf leaderboard``: compare the runs of a store (show, publish, grid, ablation)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from nasbench_txf.cli.common import command_line, print_json
+from nasbench_txf.errors import UserError
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("leaderboard", help="aggregate, test, plot and publish the runs of a store")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = _common(actions.add_parser("show", help="print the leaderboard of each benchmark in the store"))
+    show.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    show.set_defaults(handler=handle_show)
+    publish = _common(actions.add_parser("publish", help="write Markdown, CSV, PNG plots and a static HTML site"))
+    publish.add_argument("--out", type=Path, required=True, help="folder to write (replaced if it exists)")
+    publish.add_argument("--family", default="boshnas",
+                         help="strategy family of the ablation section (default boshnas)")
+    publish.set_defaults(handler=handle_publish)
+    grid = _common(actions.add_parser("grid", help="the strategy × encoding grid (seed 000 Fig. 3)"))
+    grid.add_argument("--measure", choices=("score", "regret"), default="score",
+                      help="best score (default) or regret at the end")
+    grid.add_argument("--out", type=Path, help="also write the grid as Markdown and a bar plot into this folder")
+    grid.set_defaults(handler=handle_grid)
+    ablation = _common(actions.add_parser("ablation", help="a strategy and its ablations (seed 000 Fig. 4(b))"))
+    ablation.add_argument("--family", default="boshnas",
+                          help="the strategy whose NAME-… ablations to compare (default boshnas)")
+    ablation.add_argument("--out", type=Path, help="also write the table and the best-score plot into this folder")
+    ablation.set_defaults(handler=handle_ablation)
+
+
+def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("store", type=Path, help="a run store (from run or sweep)")
+    parser.add_argument("--space", help="only runs of this space")
+    parser.add_argument("--benchmark", help="only runs of this benchmark")
+    parser.add_argument("--task", help="only runs of this task")
+    parser.add_argument("--budgets", default="25,50,100", metavar="N,N,…",
+                        help="query budgets to report besides the end (default 25,50,100)")
+    parser.add_argument("--target", type=float, default=None, metavar="REGRET",
+                        help="regret counted as reaching the best, in the objective's units (default: 1%% of the best)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from nasbench_txf.leaderboard.aggregate import Settings
+
+    try:
+        budgets = tuple(int(b) for b in args.budgets.split(",") if b.strip())
+    except ValueError:
+        raise UserError(f"--budgets {args.budgets!r}: give comma-separated whole numbers, e.g. 25,50,100") from None
+    bad_target = args.target is not None and not (math.isfinite(args.target) and args.target >= 0)
+    if any(b < 1 for b in budgets) or bad_target:
+        raise UserError("--budgets must be positive and --target a non-negative number")
+    return Settings(budgets=budgets, target=args.target)
+
+
+def _tables(args: argparse.Namespace) -> list[Any]:
+    from nasbench_txf.leaderboard.collect import read_tables
+
+    return read_tables(args.store, space=args.space, benchmark=args.benchmark, task=args.task)
+
+
+def handle_show(args: argparse.Namespace) -> int:
+    from nasbench_txf.leaderboard.aggregate import leaderboard
+    from nasbench_txf.leaderboard.render import Provenance, markdown
+
+    settings = _settings(args)
+    tables = _tables(args)
+    if args.json:
+        print_json([_json_table(t, leaderboard(t, settings), settings) for t in tables])
+        return 0
+    provenance = Provenance(command_line())
+    for table in tables:
+        print(markdown(table, leaderboard(table, settings), settings, provenance))
+    return 0
+
+
+def _json_table(table: Any, frame: Any, settings: Any) -> dict[str, Any]:
+    return {"space": table.key.space, "space_options": json.loads(table.key.space_options),
+            "benchmark": table.key.benchmark, "benchmark_options": json.loads(table.key.benchmark_options),
+            "task": table.key.task, "benchmark_version": table.benchmark_version, "objective": table.objective,
+            "maximize": table.maximize, "horizon": table.horizon, "reference": table.reference,
+            "reference_source": table.reference_source, "target": settings.target_for(table),
+            "notes": table.notes, "commands": table.commands,
+            "rows": json.loads(frame.to_json(orient="records"))}
+
+
+def handle_publish(args: argparse.Namespace) -> int:
+    from nasbench_txf.leaderboard.publish import publish
+    from nasbench_txf.leaderboard.render import Provenance
+
+    files = publish(_tables(args), args.out, _settings(args), Provenance(command_line()), family=args.family)
+    print(f"wrote {len(files)} files to {args.out}: {', '.join(files)}")
+    print(f"open {args.out / 'index.html'} in a browser, or read {args.out / 'leaderboard.md'}")
+    return 0
+
+
+def handle_grid(args: argparse.Namespace) -> int:
+    from nasbench_txf.leaderboard import views
+    from nasbench_txf.leaderboard.collect import one_table
+
+    table = one_table(_tables(args))
+    grid = views.grid(table, _settings(args), args.measure)
+    text = grid.text().to_markdown(index=False)
+    print(f"{args.measure} after {table.horizon} queries, mean ± 90% CI — {table.key.title}\n\n{text}")
+    if args.out is not None:
+        from nasbench_txf.leaderboard import plots
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "grid.md").write_text(text + "\n", encoding="utf-8")
+        label = f"best {table.objective}" if args.measure == "score" else f"regret ({table.objective})"
+        plots.grid_bars(grid.mean, grid.half, f"{label}: strategy × encoding", label, args.out / "grid.png")
+        print(f"wrote {args.out / 'grid.md'} and {args.out / 'grid.png'}")
+    return 0
+
+
+def handle_ablation(args: argparse.Namespace) -> int:
+    from nasbench_txf.leaderboard import views
+    from nasbench_txf.leaderboard.aggregate import leaderboard
+    from nasbench_txf.leaderboard.collect import one_table
+    from nasbench_txf.leaderboard.render import Provenance, markdown
+
+    settings = _settings(args)
+    members = views.family(one_table(_tables(args)), args.family)
+    text = markdown(members, leaderboard(members, settings), settings, Provenance(command_line()),
+                    title=f"Ablation of {args.family} — {members.key.title}")
+    print(text)
+    if args.out is not None:
+        from nasbench_txf.leaderboard import plots
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "ablation.md").write_text(text, encoding="utf-8")
+        plots.by_queries(members, args.out / "ablation.png", what="score")
+        print(f"wrote {args.out / 'ablation.md'} and {args.out / 'ablation.png'}")
+    return 0
