@@ -6,6 +6,7 @@ so an interrupted publish never leaves a half-written site where a complete one 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -39,10 +40,12 @@ def slug(text: str) -> str:
 
 
 def publish(tables: Sequence[RunTable], out: Path, settings: Settings, provenance: Provenance,
-            family: str = views.DEFAULT_FAMILY) -> list[str]:
+            family: str = views.DEFAULT_FAMILY, markdown_copy: Path | None = None) -> list[str]:
     """Every table with its plots, plus the grid and the ablation where the table has them.
 
-    Returns the names of the files written into ``out``.
+    ``markdown_copy``: also write the Markdown page there, its images linked relative to it
+    (e.g. ``docs/leaderboard.md`` beside ``--out docs/leaderboard``). Returns the names of
+    the files written into ``out``.
     """
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder")
@@ -57,10 +60,21 @@ def publish(tables: Sequence[RunTable], out: Path, settings: Settings, provenanc
         if out.exists():
             shutil.rmtree(out)
         work.rename(out)
+        if markdown_copy is not None:
+            _relinked_copy(out / "leaderboard.md", markdown_copy, page.files)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return sorted(page.files)
+
+
+def _relinked_copy(source: Path, copy: Path, files: list[str]) -> None:
+    prefix = Path(os.path.relpath(source.parent.resolve(), copy.parent.resolve()))
+    text = source.read_text(encoding="utf-8")
+    for name in files:
+        text = text.replace(f"]({name})", f"]({(prefix / name).as_posix()})")
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(text, encoding="utf-8")
 
 
 def _write(path: Path, text: str, page: Page) -> None:

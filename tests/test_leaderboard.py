@@ -119,8 +119,12 @@ def test_publish_writes_every_file(cli, synthetic: Path, tmp_path: Path) -> None
     out = tmp_path / "site"
     out.mkdir()
     (out / "stale.txt").write_text("old")
-    result = cli("leaderboard", "publish", str(synthetic), "--out", str(out), "--budgets", "2")
+    result = cli("leaderboard", "publish", str(synthetic), "--out", str(out), "--budgets", "2",
+                 "--markdown", str(tmp_path / "docs" / "board.md"))
     assert result.returncode == 0, result.stderr
+    copy = (tmp_path / "docs" / "board.md").read_text()
+    assert "](../site/toy-grid-toy-quadratic-noise-0-0-match-regret-queries.png)" in copy
+    assert copy.replace("../site/", "") == (out / "leaderboard.md").read_text()
     stem = "toy-grid-toy-quadratic-noise-0-0-match"
     assert sorted(p.name for p in out.iterdir()) == sorted([
         "index.html", "leaderboard.md", f"{stem}.csv", f"{stem}-regret-queries.png", f"{stem}-regret-time.png"])

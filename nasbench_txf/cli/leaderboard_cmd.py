@@ -20,6 +20,8 @@ def register(sub: Any) -> None:
     show.set_defaults(handler=handle_show)
     publish = _common(actions.add_parser("publish", help="write Markdown, CSV, PNG plots and a static HTML site"))
     publish.add_argument("--out", type=Path, required=True, help="folder to write (replaced if it exists)")
+    publish.add_argument("--markdown", type=Path, metavar="FILE",
+                         help="also write the Markdown page here, with image links relative to it")
     publish.add_argument("--family", default="boshnas",
                          help="strategy family of the ablation section (default boshnas)")
     publish.set_defaults(handler=handle_publish)
@@ -95,7 +97,8 @@ def handle_publish(args: argparse.Namespace) -> int:
     from nasbench_txf.leaderboard.publish import publish
     from nasbench_txf.leaderboard.render import Provenance
 
-    files = publish(_tables(args), args.out, _settings(args), Provenance(command_line()), family=args.family)
+    files = publish(_tables(args), args.out, _settings(args), Provenance(command_line()), family=args.family,
+                    markdown_copy=args.markdown)
     print(f"wrote {len(files)} files to {args.out}: {', '.join(files)}")
     print(f"open {args.out / 'index.html'} in a browser, or read {args.out / 'leaderboard.md'}")
     return 0
