@@ -248,10 +248,9 @@ def _reference(runs: list[Run], bench: Benchmark | None, maximize: bool) -> tupl
     pick = np.nanmax if maximize else np.nanmin
     seen = float(pick(np.concatenate([r.truth for r in runs])))
     known = bench.best_known() if bench is not None else None
-    if known is None:
-        return seen, "best value observed in this store"
-    return (float(pick([known, seen])), f"best known value of benchmark {bench.name}"  # type: ignore[union-attr]
-            + (" (its best prediction over the space)" if bench.name == "surrogate" else ""))
+    if bench is None or known is None:
+        return seen, "the best value observed in this store"
+    return float(pick([known, seen])), f"the best value benchmark {bench.name} knows over its space"
 
 
 def _pareto_objectives(members: list[tuple[CellRow, list[TrialRow]]], notes: list[str]) -> tuple[Metric, ...]:

@@ -89,7 +89,9 @@ def _table_sections(table: RunTable, work: Path, settings: Settings, provenance:
     frame.to_csv(work / f"{name}.csv", index=False)
     page.files.append(f"{name}.csv")
     title = table.key.title
-    images = [(f"regret against queries, {title}", plots.by_queries(table, work / f"{name}-regret-queries.png")),
+    images = [(f"best {table.objective} so far against queries, {title}",
+               plots.by_queries(table, work / f"{name}-score-queries.png", what="score")),
+              (f"regret against queries, {title}", plots.by_queries(table, work / f"{name}-regret-queries.png")),
               (f"regret against simulated time, {title}", plots.by_time(table, work / f"{name}-regret-time.png"))]
     if table.pareto_objectives:
         images += [(f"Pareto fronts, {table.key.title}", plots.pareto(table, work / f"{name}-pareto.png")),

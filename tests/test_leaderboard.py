@@ -78,7 +78,7 @@ def test_interval_ranks_and_wilcoxon_by_hand() -> None:
 
 def test_aggregation_matches_hand_computed_values(synthetic: Path) -> None:
     (table,) = read_tables(synthetic)
-    assert table.reference == 4.25 and "best known value" in table.reference_source
+    assert table.reference == 4.25 and "toy-quadratic knows over its space" in table.reference_source
     assert table.horizon == 3
     frame = leaderboard(table, Settings(budgets=(2, 50))).set_index("strategy")
     assert list(frame.index) == ["es", "reinforce", "rs"]  # least regret at the end first
@@ -127,11 +127,12 @@ def test_publish_writes_every_file(cli, synthetic: Path, tmp_path: Path) -> None
     assert copy.replace("../site/", "") == (out / "leaderboard.md").read_text()
     stem = "toy-grid-toy-quadratic-noise-0-0-match"
     assert sorted(p.name for p in out.iterdir()) == sorted([
-        "index.html", "leaderboard.md", f"{stem}.csv", f"{stem}-regret-queries.png", f"{stem}-regret-time.png"])
+        "index.html", "leaderboard.md", f"{stem}.csv", f"{stem}-score-queries.png", f"{stem}-regret-queries.png",
+        f"{stem}-regret-time.png"])
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     page = (out / "index.html").read_text()
-    assert "<table" in page and page.count("<img") == 2 and "http" not in page.replace("nasbench-txf", "")
+    assert "<table" in page and page.count("<img") == 3 and "http" not in page.replace("nasbench-txf", "")
     assert "nasbench-txf sweep --synthetic" in page and "nasbench-txf 0.1.0" in page
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []  # no work folder left
 
@@ -232,7 +233,7 @@ def test_the_published_page_renders_in_headless_chromium(cli, synthetic: Path, t
     assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 20_000
     dom = subprocess.run([browser, *flags, "--dump-dom", url], check=True, capture_output=True, text=True,
                          timeout=120).stdout
-    assert dom.count("<tr>") >= 4 and dom.count("<img") == 2 and ">es<" in dom
+    assert dom.count("<tr>") >= 4 and dom.count("<img") == 3 and ">es<" in dom
 
 
 def test_user_errors_are_user_errors() -> None:
