@@ -18,10 +18,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from nasbench_txf.errors import UserError
+from nasbench_txf.registry import get_strategy
+
 from . import hypervolume
 from .aggregate import curves
 from .collect import Run, RunTable
 from .stats import LEVEL
+
+#: the row every Pareto plot shows beside the multi-objective ones
+BASELINE = "rs"
 
 
 def _band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -43,8 +49,13 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
+def _legend(ax: plt.Axes, **kwargs: str) -> None:
+    """Beside the axes, so that it never hides a curve."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), **kwargs)
+
+
 def _figure(title: str, xlabel: str, ylabel: str) -> tuple[plt.Figure, plt.Axes]:
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -65,7 +76,7 @@ def by_queries(table: RunTable, path: Path, *, what: str = "regret",
         x = np.arange(1, longest + 1)
         ax.plot(x, mean, label=f"{row.name} ({len(runs)} seeds)")
         ax.fill_between(x, mean - half, mean + half, alpha=0.2)
-    ax.legend(fontsize=7)
+    _legend(ax)
     return _save(fig, path)
 
 
@@ -78,7 +89,7 @@ def _padded(table: RunTable, runs: list[Run], longest: int, what: str) -> np.nda
     return out
 
 
-def by_time(table: RunTable, path: Path, points: int = 200) -> Path:
+def by_time(table: RunTable, path: Path, points: int = 200, rows: Sequence[str] | None = None) -> Path:
     """Regret against simulated seconds (log axis): each run's value at a time is the one after
     its last trial that had ended by then. The axis starts when every run has a first result,
     so that the mean is always over the same runs."""
@@ -87,6 +98,8 @@ def by_time(table: RunTable, path: Path, points: int = 200) -> Path:
     stop = max(float(r.sim_end[-1]) for r in table.runs)
     grid = np.geomspace(max(start, 1e-3), max(stop, start * 1.001, 1e-3 * 1.001), points)
     for row, runs in table.rows().items():
+        if rows is not None and row.name not in rows:
+            continue
         values = np.full((len(runs), points), np.nan)
         for i, run in enumerate(runs):
             done = np.searchsorted(run.sim_end, grid, side="right")
@@ -96,17 +109,19 @@ def by_time(table: RunTable, path: Path, points: int = 200) -> Path:
         ax.plot(grid, mean, label=row.name)
         ax.fill_between(grid, mean - half, mean + half, alpha=0.2)
     ax.set_xscale("log")
-    ax.legend(fontsize=7)
+    _legend(ax)
     return _save(fig, path)
 
 
 def pareto(table: RunTable, path: Path) -> Path:
-    """The Pareto front of each multi-objective row's seed with the median hypervolume, after
-    the horizon (first two objectives)."""
+    """The Pareto front after the horizon of each multi-objective row, and of random search as
+    the baseline, for the seed with the median hypervolume (first two objectives)."""
     objectives = table.pareto_objectives[:2]
     fig, ax = _figure(table.key.title, objectives[1].name, objectives[0].name)
     scale = hypervolume.Scale(table.runs, table.pareto_objectives)
     for row, runs in table.rows().items():
+        if not (row.strategy == BASELINE or _multi_objective(row.strategy)):
+            continue
         volumes = [hypervolume.curve(r, table.pareto_objectives, scale)[table.horizon - 1] for r in runs]
         median_run = runs[int(np.argsort(volumes)[len(volumes) // 2])]
         pts = hypervolume.front(median_run, objectives, table.horizon)
@@ -115,19 +130,28 @@ def pareto(table: RunTable, path: Path) -> Path:
                 label=f"{row.name} (seed {median_run.seed})")
     if objectives[1].name in ("params", "flops"):
         ax.set_xscale("log")
-    ax.legend(fontsize=7)
+    _legend(ax)
     return _save(fig, path)
 
 
-def hypervolume_by_queries(table: RunTable, path: Path) -> Path:
+def _multi_objective(strategy: str) -> bool:
+    try:
+        return get_strategy(strategy).requires.multi_objective
+    except UserError:
+        return False
+
+
+def hypervolume_by_queries(table: RunTable, path: Path, rows: Sequence[str] | None = None) -> Path:
     fig, ax = _figure(table.key.title, "queries", "hypervolume (scaled objectives)")
     scale = hypervolume.Scale(table.runs, table.pareto_objectives)
     for row, runs in table.rows().items():
+        if rows is not None and row.name not in rows:
+            continue
         mean, half = _band(curves(table, runs, scale=scale).hypervolume)  # type: ignore[arg-type]
         x = np.arange(1, table.horizon + 1)
         ax.plot(x, mean, label=row.name)
         ax.fill_between(x, mean - half, mean + half, alpha=0.2)
-    ax.legend(fontsize=7)
+    _legend(ax)
     return _save(fig, path)
 
 
@@ -145,5 +169,5 @@ def grid_bars(grid: pd.DataFrame, errors: pd.DataFrame, title: str, ylabel: str,
     if finite.size:
         low, high = finite.min(), finite.max()
         ax.set_ylim(low - 0.5 * (high - low + 1e-9), high + 0.5 * (high - low + 1e-9))
-    ax.legend(fontsize=7, title="encoding")
+    _legend(ax, title="encoding")
     return _save(fig, path)

@@ -24,6 +24,8 @@ from .collect import RunTable
 from .render import Provenance, html_page, html_section, markdown
 
 TITLE = "nasbench-txf leaderboard"
+#: curves per plot; a table with more rows plots its best ones
+CURVES = 8
 
 
 @dataclass
@@ -88,15 +90,19 @@ def _table_sections(table: RunTable, work: Path, settings: Settings, provenance:
     frame = leaderboard(table, settings)
     frame.to_csv(work / f"{name}.csv", index=False)
     page.files.append(f"{name}.csv")
-    title = table.key.title
+    shown, which = _curve_rows(frame)
+    title = f"{table.key.title}{which}"
     images = [(f"best {table.objective} so far against queries, {title}",
-               plots.by_queries(table, work / f"{name}-score-queries.png", what="score")),
-              (f"regret against queries, {title}", plots.by_queries(table, work / f"{name}-regret-queries.png")),
-              (f"regret against simulated time, {title}", plots.by_time(table, work / f"{name}-regret-time.png"))]
+               plots.by_queries(table, work / f"{name}-score-queries.png", what="score", rows=shown)),
+              (f"regret against queries, {title}",
+               plots.by_queries(table, work / f"{name}-regret-queries.png", rows=shown)),
+              (f"regret against simulated time, {title}",
+               plots.by_time(table, work / f"{name}-regret-time.png", rows=shown))]
     if table.pareto_objectives:
-        images += [(f"Pareto fronts, {table.key.title}", plots.pareto(table, work / f"{name}-pareto.png")),
-                   (f"hypervolume against queries, {table.key.title}",
-                    plots.hypervolume_by_queries(table, work / f"{name}-hypervolume.png"))]
+        images += [(f"Pareto fronts, {table.key.title} (multi-objective rows and rs)",
+                    plots.pareto(table, work / f"{name}-pareto.png")),
+                   (f"hypervolume against queries, {title}",
+                    plots.hypervolume_by_queries(table, work / f"{name}-hypervolume.png", rows=shown))]
     _section(table, frame, settings, provenance, images, page)
     encodings = {r.row.encoding for r in table.runs if r.row.encoding}
     if len(encodings) > 1 and not frame["options"].astype(bool).any():
@@ -106,6 +112,18 @@ def _table_sections(table: RunTable, work: Path, settings: Settings, provenance:
     except UserError:
         return
     _ablation_section(members, settings, provenance, work / f"{name}-ablation.png", page)
+
+
+def _curve_rows(frame: pd.DataFrame) -> tuple[list[str] | None, str]:
+    """The rows a curve plot can show legibly: all of up to :data:`CURVES` rows, else the
+    best :data:`CURVES` and random search, named in the caption."""
+    names = list(dict.fromkeys(frame["row"]))
+    if len(names) <= CURVES:
+        return None, ""
+    shown = names[:CURVES]
+    if plots.BASELINE in names and plots.BASELINE not in shown:
+        shown.append(plots.BASELINE)
+    return shown, f" (the {CURVES} best rows and {plots.BASELINE})"
 
 
 def _section(table: RunTable, frame: pd.DataFrame, settings: Settings, provenance: Provenance,
