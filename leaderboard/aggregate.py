@@ -85,10 +85,11 @@ def leaderboard(table: RunTable, settings: Settings = DEFAULT_SETTINGS) -> pd.Da
     per_row = {row: curves(table, runs, scale=scale) for row, runs in grouped.items()}
     target = settings.target_for(table)
     records = []
+    varied = len({k.simulation for k in grouped}) > 1
     for row, runs in grouped.items():
         c = per_row[row]
         record: dict[str, object] = {"row": row.name, "strategy": row.strategy, "encoding": row.encoding or "",
-                                     "options": _option_changes(row), "seeds": len(runs),
+                                     "options": _option_changes(row, varied), "seeds": len(runs),
                                      "failed": sum(r.failed for r in runs)}
         score = mean_ci(c.score[:, -1])
         record |= {"score": score.mean, "score_ci": score.half}
@@ -113,7 +114,8 @@ def leaderboard(table: RunTable, settings: Settings = DEFAULT_SETTINGS) -> pd.Da
 
 
 def _order(grouped: dict[RowKey, list[Run]], frame: pd.DataFrame) -> list[RowKey]:
-    by_name = {(k.name, _option_changes(k)): k for k in grouped}
+    varied = len({k.simulation for k in grouped}) > 1
+    by_name = {(k.name, _option_changes(k, varied)): k for k in grouped}
     return [by_name[(n, o)] for n, o in zip(frame["row"], frame["options"], strict=True)]
 
 
@@ -143,8 +145,9 @@ def _mark_leader(frame: pd.DataFrame, ordered: list[Curves]) -> None:
     frame.loc[0, "wilcoxon_p"] = math.nan
 
 
-def _option_changes(row: RowKey) -> str:
-    """The strategy's options that differ from its defaults (all of them if it is not installed)."""
+def _option_changes(row: RowKey, show_simulation: bool) -> str:
+    """The strategy's options that differ from its defaults (all of them if it is not
+    installed), and the simulation where the table's rows do not share one."""
     given = json.loads(row.strategy_options)
     try:
         defaults = options_dict(get_strategy(row.strategy).make_options())
@@ -152,6 +155,6 @@ def _option_changes(row: RowKey) -> str:
         defaults = {}
     changed = {k: v for k, v in given.items() if defaults.get(k) != v}
     parts = [f"{k}={v}" for k, v in sorted(changed.items())]
-    if row.simulation:
+    if show_simulation and row.simulation:
         parts.append(f"simulation={row.simulation}")
     return ", ".join(parts)
