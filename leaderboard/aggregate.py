@@ -108,15 +108,12 @@ def leaderboard(table: RunTable, settings: Settings = DEFAULT_SETTINGS) -> pd.Da
         records.append(record)
     frame = pd.DataFrame.from_records(records)
     frame["avg_rank"] = _ranks(per_row, budgets)
-    frame = frame.sort_values(["regret@end", "regret_auc", "row"], kind="stable").reset_index(drop=True)
-    _mark_leader(frame, [per_row[k] for k in _order(grouped, frame)])
+    frame = frame.sort_values(["regret@end", "regret_auc", "row"], kind="stable")
+    keys = list(per_row)  # the records' order, which the sorted frame's index still holds
+    ordered = [per_row[keys[i]] for i in frame.index]
+    frame = frame.reset_index(drop=True)
+    _mark_leader(frame, ordered)
     return frame
-
-
-def _order(grouped: dict[RowKey, list[Run]], frame: pd.DataFrame) -> list[RowKey]:
-    varied = len({k.simulation for k in grouped}) > 1
-    by_name = {(k.name, _option_changes(k, varied)): k for k in grouped}
-    return [by_name[(n, o)] for n, o in zip(frame["row"], frame["options"], strict=True)]
 
 
 def _ranks(per_row: dict[RowKey, Curves], budgets: list[int]) -> list[float]:

@@ -106,7 +106,7 @@ def _table_sections(table: RunTable, work: Path, settings: Settings, provenance:
     _section(table, frame, settings, provenance, images, page)
     encodings = {r.row.encoding for r in table.runs if r.row.encoding}
     if len(encodings) > 1 and not frame["options"].astype(bool).any():
-        _grid_section(table, settings, provenance, work / f"{name}-grid.png", page)
+        _grid_section(table, frame, work / f"{name}-grid.png", page)
     try:
         members = views.family(table, family)
     except UserError:
@@ -134,8 +134,8 @@ def _section(table: RunTable, frame: pd.DataFrame, settings: Settings, provenanc
     page.files += [path.name for _, path in images]
 
 
-def _grid_section(table: RunTable, settings: Settings, provenance: Provenance, png: Path, page: Page) -> None:
-    grid = views.grid(table, settings)
+def _grid_section(table: RunTable, frame: pd.DataFrame, png: Path, page: Page) -> None:
+    grid = views.grid(table, frame)
     label = f"best {table.objective}"
     plots.grid_bars(grid.mean, grid.half, f"{label}: strategy × encoding", label, png)
     text = grid.text()

@@ -9,7 +9,6 @@ import pandas as pd
 
 from nasbench_txf.errors import UserError
 
-from .aggregate import DEFAULT_SETTINGS, Settings, leaderboard
 from .collect import RunTable
 from .stats import Interval
 
@@ -31,9 +30,9 @@ class Grid:
         return pd.DataFrame(cells, index=self.mean.index).rename_axis("strategy").reset_index()
 
 
-def grid(table: RunTable, settings: Settings = DEFAULT_SETTINGS, measure: str = "score") -> Grid:
-    """The grid of ``measure`` (``score``: best observed; ``regret``: regret at the horizon)."""
-    frame = leaderboard(table, settings)
+def grid(table: RunTable, frame: pd.DataFrame, measure: str = "score") -> Grid:
+    """The grid of ``measure`` (``score``: best observed; ``regret``: regret at the horizon)
+    from the table's leaderboard ``frame`` (:func:`~.aggregate.leaderboard`)."""
     column = {"score": "score", "regret": "regret@end"}.get(measure)
     if column is None:
         raise UserError(f"grid measure {measure!r}: choose score or regret")

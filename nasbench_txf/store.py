@@ -224,16 +224,20 @@ class Store:
             conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     # -- cells -------------------------------------------------------------------------------
+    _CELL_COLUMNS = "cell_id, key_json, objective, maximize, command, benchmark_version, package_version"
+
+    @staticmethod
+    def _cell_row(r: sqlite3.Row) -> CellRow:
+        return CellRow(r["cell_id"], json.loads(r["key_json"]), r["objective"], bool(r["maximize"]),
+                       r["command"], r["benchmark_version"], r["package_version"])
+
     def cells(self) -> list[CellRow]:
-        rows = self._conn.execute(
-            "SELECT cell_id, key_json, objective, maximize, command, benchmark_version, package_version "
-            "FROM cells ORDER BY created_at, cell_id"
-        ).fetchall()
-        return [CellRow(r["cell_id"], json.loads(r["key_json"]), r["objective"], bool(r["maximize"]),
-                        r["command"], r["benchmark_version"], r["package_version"]) for r in rows]
+        rows = self._conn.execute(f"SELECT {self._CELL_COLUMNS} FROM cells ORDER BY created_at, cell_id")
+        return [self._cell_row(r) for r in rows.fetchall()]
 
     def cell(self, cell_id: str) -> CellRow | None:
-        return next((c for c in self.cells() if c.cell_id == cell_id), None)
+        row = self._conn.execute(f"SELECT {self._CELL_COLUMNS} FROM cells WHERE cell_id = ?", (cell_id,)).fetchone()
+        return None if row is None else self._cell_row(row)
 
     def add_cell(self, cell_id: str, key: Mapping[str, Any], objective: str, maximize: bool,
                  command: str | None, benchmark_version: str | None = None) -> None:

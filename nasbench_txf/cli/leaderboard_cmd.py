@@ -106,10 +106,11 @@ def handle_publish(args: argparse.Namespace) -> int:
 
 def handle_grid(args: argparse.Namespace) -> int:
     from nasbench_txf.leaderboard import views
+    from nasbench_txf.leaderboard.aggregate import leaderboard
     from nasbench_txf.leaderboard.collect import one_table
 
     table = one_table(_tables(args))
-    grid = views.grid(table, _settings(args), args.measure)
+    grid = views.grid(table, leaderboard(table, _settings(args)), args.measure)
     text = grid.text().to_markdown(index=False)
     print(f"{args.measure} after {table.horizon} queries, mean ± 90% CI — {table.key.title}\n\n{text}")
     if args.out is not None:
