@@ -9,9 +9,12 @@ space's presets (on ``flexibert``, the twelve initial models of §4.2), then ran
 
 The candidate pool is the whole space when it has at most ``pool`` archs (enumerated once),
 else ``pool`` random archs plus mutations of the best observed ones, drawn afresh per ask.
-Targets and encodings are standardised before fitting. With the ``converge`` option the
-strategy reports itself finished once the best score has changed by less than 1e-4 for five
-iterations (§4.1). Weight transfer (§3.3.3) is the live benchmark's ``transfer=true``
+Encoding features constant across the observed archs are dropped
+(:func:`~nasbench_txf.strategies.candidates.informative_features`: the networks have no
+evidence about them, and ``path`` and ``wl`` are mostly such features early on); the rest
+are standardised over the candidates, and the targets over the observations. With the
+``converge`` option the strategy reports itself finished once the best score has changed
+by less than 1e-4 for five iterations (§4.1). Weight transfer (§3.3.3) is the live benchmark's ``transfer=true``
 option: each trial then records whether, and from which arch, weights were transferred.
 """
 
@@ -28,7 +31,7 @@ from nasbench_txf.errors import InvalidCardError
 from nasbench_txf.options import option
 from nasbench_txf.result import Result
 from nasbench_txf.strategies.boshnas_models import NPN, Student, Teacher, fit
-from nasbench_txf.strategies.candidates import CandidatePool
+from nasbench_txf.strategies.candidates import CandidatePool, informative_features
 from nasbench_txf.strategies.gobi import ascend, nearest
 from nasbench_txf.strategies.observing import ObservingStrategy
 from nasbench_txf.strategy import Requirements
@@ -119,9 +122,13 @@ class BOSHNAS(ObservingStrategy):
     def _model_based(self, n: int, uncertainty: bool) -> list[Arch]:
         candidates = self.pool.draw(self.observed, self.rng)
         vectors = self.pool.encode(candidates)
-        mean, scale = vectors.mean(0), vectors.std(0) + 1e-9
-        x_all = torch.from_numpy((vectors - mean) / scale).float()
-        observed_x = torch.from_numpy((self.pool.encode([a for a, _ in self.observed]) - mean) / scale).float()
+        observed = self.pool.encode([a for a, _ in self.observed])
+        keep = informative_features(observed)
+        stats = self.pool.stats(candidates, vectors)
+        mean, scale = stats.mean[keep], stats.std[keep] + 1e-9
+        standardised = (vectors[:, keep] - mean) / scale
+        x_all = torch.from_numpy(standardised.astype(np.float32))
+        observed_x = torch.from_numpy(((observed[:, keep] - mean) / scale).astype(np.float32))
         y = np.array([s for _, s in self.observed])
         y_t = torch.from_numpy((y - y.mean()) / (y.std() + 1e-9)).float()
         generator = torch.Generator().manual_seed(int(self.rng.integers(2**31)))
@@ -137,16 +144,13 @@ class BOSHNAS(ObservingStrategy):
             chosen = list(np.argsort(-values)[:n])
         else:
             starts = x_all[torch.from_numpy(self.rng.choice(len(candidates), self.options.restarts))]
-            optima = ascend(ucb, starts, x_all.min(0).values, x_all.max(0).values,
-                            second_order=self.second_order, steps=self.options.steps)
+            lower = torch.from_numpy(((stats.low[keep] - mean) / scale).astype(np.float32))
+            upper = torch.from_numpy(((stats.high[keep] - mean) / scale).astype(np.float32))
+            optima = ascend(ucb, starts, lower, upper, second_order=self.second_order, steps=self.options.steps)
             with torch.no_grad():
-                order = torch.argsort(-ucb(optima)).numpy()
-            chosen = []
-            for i in order:
-                (j,) = nearest(optima[i:i + 1].numpy(), x_all.numpy(), excluded)
-                if j not in chosen:
-                    chosen.append(j)
-                    excluded[j] = True
+                order = torch.argsort(-ucb(optima))
+            chosen = nearest(optima[order].double().numpy(), standardised, excluded, self.rng)
+            excluded[chosen] = True
             while len(chosen) < n and not excluded.all():  # more asks than distinct optima
                 j = int(self.rng.choice(np.flatnonzero(~excluded)))
                 chosen.append(j)

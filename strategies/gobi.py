@@ -40,11 +40,23 @@ def ascend(acquisition: Callable[[torch.Tensor], torch.Tensor], starts: torch.Te
     return x.detach()
 
 
-def nearest(points: np.ndarray, candidates: np.ndarray, excluded: np.ndarray) -> list[int]:
-    """For each point, the index of the nearest candidate (Euclidean) that is not excluded."""
-    out = []
-    for point in points:
-        distance = np.linalg.norm(candidates - point, axis=1)
-        distance[excluded] = np.inf
-        out.append(int(np.argmin(distance)))
+def nearest(points: np.ndarray, candidates: np.ndarray, excluded: np.ndarray,
+            rng: np.random.Generator) -> list[int]:
+    """For each point in turn, the nearest candidate (Euclidean) not excluded nor already taken.
+
+    Ties are broken at random: candidates that differ only in features the surrogate was
+    not given are equally near, and equally good to it. Fewer indices than points come back
+    when the candidates run out.
+    """
+    sq_candidates = np.einsum("ij,ij->i", candidates, candidates)
+    distance = sq_candidates[None, :] - 2 * points @ candidates.T + np.einsum("ij,ij->i", points, points)[:, None]
+    distance[:, excluded] = np.inf
+    out: list[int] = []
+    for row in distance:
+        row[out] = np.inf
+        best = row.min()
+        if not np.isfinite(best):
+            break
+        ties = np.flatnonzero(row <= best + 1e-6 * max(1.0, abs(best)))
+        out.append(int(ties[0] if len(ties) == 1 else rng.choice(ties)))
     return out

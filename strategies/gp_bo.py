@@ -17,7 +17,8 @@ The kernel has one length-scale per feature up to ``ard_max`` features and one s
 length-scale beyond (it is then a function of the encodings' Euclidean distance, like the
 distance kernels of the GP baselines in BANANAS), where :func:`isometric_coordinates` makes
 the GP cheap. Features constant across the observed archs are dropped before fitting
-(:func:`~nasbench_txf.strategies.candidates.informative_features`). Each fit starts from
+(:func:`~nasbench_txf.strategies.candidates.informative_features`); inputs are scaled to
+the box that the observations and the whole candidate pool span. Each fit starts from
 the previous fit's hyperparameters when the kept features are the same (a warm start: on
 the toy problem it cut the optimiser's iterations ~3× and gave the same trials). A batch
 ask takes the best ``n`` candidates of one fit (no fantasised observations). No arch is
@@ -100,7 +101,7 @@ class GPBO(ObservingStrategy):
         if len(fresh) < n:
             return [self.random_unseen() for _ in range(n)]
         with one_thread():
-            values = self._acquisition(self.pool.encode(candidates)[fresh])
+            values = self._acquisition(candidates, fresh)
         picked = [candidates[fresh[i]] for i in np.argsort(-values, kind="stable")[:n]]
         self.seen.update(picked)
         return picked
@@ -119,7 +120,8 @@ class GPBO(ObservingStrategy):
         return RBFKernel(ard_num_dims=dim if ard else None, lengthscale_prior=prior,
                          lengthscale_constraint=GreaterThan(2.5e-2, transform=None, initial_value=prior.mode))
 
-    def _acquisition(self, candidates: np.ndarray) -> np.ndarray:
+    def _acquisition(self, candidates: list[Arch], fresh: list[int]) -> np.ndarray:
+        """The acquisition's value at each of ``candidates[fresh]``."""
         from botorch.acquisition import LogExpectedImprovement, UpperConfidenceBound
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
@@ -127,10 +129,12 @@ class GPBO(ObservingStrategy):
 
         x = self.pool.encode([a for a, _ in self.observed])
         varying = informative_features(x)
-        x, candidates = x[:, varying], candidates[:, varying]
-        lower, upper = np.minimum(x.min(0), candidates.min(0)), np.maximum(x.max(0), candidates.max(0))
+        vectors = self.pool.encode(candidates)
+        stats = self.pool.stats(candidates, vectors)
+        x = x[:, varying]
+        lower, upper = np.minimum(x.min(0), stats.low[varying]), np.maximum(x.max(0), stats.high[varying])
         scale = np.where(upper > lower, upper - lower, 1.0)
-        train, test = (x - lower) / scale, (candidates - lower) / scale
+        train, test = (x - lower) / scale, (vectors[:, varying][fresh] - lower) / scale
         ard = train.shape[1] <= self.options.ard_max
         kernel = self._kernel(train.shape[1], ard)
         if not ard:

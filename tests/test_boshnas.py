@@ -70,10 +70,23 @@ def test_gobi_increases_the_acquisition_within_bounds(second_order: bool) -> Non
     assert (end >= lower).all() and (end <= upper).all()
 
 
-def test_snapping_skips_asked_archs() -> None:
+def test_snapping_skips_asked_and_taken_archs() -> None:
     candidates = np.array([[0.0, 0.0], [1.0, 1.0], [0.1, 0.0]])
-    assert nearest(np.array([[0.05, 0.0]]), candidates, np.array([False, False, False])) == [0]
-    assert nearest(np.array([[0.05, 0.0]]), candidates, np.array([True, False, False])) == [2]
+    rng = np.random.default_rng(0)
+    point = np.array([[0.04, 0.0]])
+    assert nearest(point, candidates, np.array([False, False, False]), rng) == [0]
+    assert nearest(point, candidates, np.array([True, False, False]), rng) == [2]
+    # the second point is nearest to the first one's pick, so it takes the next nearest
+    assert nearest(np.repeat(point, 2, 0), candidates, np.array([False, False, False]), rng) == [0, 2]
+    # fewer picks than points once every candidate is excluded or taken
+    assert nearest(np.repeat(point, 3, 0), candidates, np.array([False, True, False]), rng) == [0, 2]
+
+
+def test_snapping_breaks_ties_at_random() -> None:
+    candidates = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0], [5.0, 5.0]])
+    excluded = np.zeros(len(candidates), dtype=bool)
+    picks = {nearest(np.zeros((1, 2)), candidates, excluded, np.random.default_rng(seed))[0] for seed in range(40)}
+    assert picks == {0, 1, 2, 3}
 
 
 def best_after(tmp_path: Path, strategy: str, seed: int, queries: int) -> float:
