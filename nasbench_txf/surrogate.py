@@ -90,6 +90,28 @@ def noise_ceiling(by_seed: list[np.ndarray]) -> float | None:
     return kendall(pairs[:, 0], pairs[:, 1]) if len(pairs) >= 5 else None
 
 
+#: DESIGN §7's fidelity goals: held-out τ ≥ 0.9 × the noise ceiling, spread across archs ≥ 2 × seed noise
+TAU_GOAL, SPREAD_GOAL = 0.9, 2.0
+
+
+def fidelity(meta: dict[str, Any]) -> dict[str, Any]:
+    """The stored surrogate's two fidelity ratios beside their goals, and whether both are met.
+
+    A ratio is ``None`` when its denominator is missing or not positive (no repeated archs,
+    or seeds that rank archs no better than chance).
+    """
+    validation = meta["validation"]
+    ceiling, noise = validation.get("noise_ceiling_tau"), meta["noise_std"]
+    tau_ratio = validation["kendall_tau"] / ceiling if ceiling and ceiling > 0 else None
+    spread_ratio = meta["score_std_across_archs"] / noise if noise > 0 else None
+    return {
+        "tau_over_noise_ceiling": tau_ratio, "tau_goal": TAU_GOAL,
+        "spread_over_noise": spread_ratio, "spread_goal": SPREAD_GOAL,
+        "met": tau_ratio is not None and spread_ratio is not None
+        and tau_ratio >= TAU_GOAL and spread_ratio >= SPREAD_GOAL,
+    }
+
+
 def choose_config(x: np.ndarray, y: np.ndarray) -> tuple[str, dict[str, float]]:
     """The tree configuration with the best 5-fold cross-validated Kendall τ."""
     scores = {}

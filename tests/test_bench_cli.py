@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
+import pytest
 from nbt_testing import space
 
 from nasbench_txf.tabular import Table
@@ -53,12 +55,23 @@ def test_import_a_2021_table_in_the_papers_notation(cli, tmp_path: Path) -> None
     assert strip(Table.read(tmp_path / "copy").rows) == strip(table.rows)
 
 
-def test_info_and_surrogate_of_a_built_table(cli, toy_table: Path) -> None:  # type: ignore[no-untyped-def]
+def test_info_and_surrogate_of_a_built_table(cli, toy_table: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     done = cli("bench", "info", str(toy_table), "--json")
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
     assert info["rows"] == 140 and info["archs"] == 80 and info["archs_by_seed_count"] == {"1": 50, "3": 30}
     assert info["objective"] == "score" and info["objective_std_across_archs"] > 0
+    assert "surrogate" not in info
+
+    fitted = tmp_path / "fitted"  # the shared toy table stays as it is
+    shutil.copytree(toy_table, fitted)
+    assert cli("bench", "surrogate", str(fitted)).returncode == 0
+    surrogate = json.loads(cli("bench", "info", str(fitted), "--json", check=True).stdout)["surrogate"]
+    validation, fidelity = surrogate["validation"], surrogate["fidelity"]
+    tau_ratio = validation["kendall_tau"] / validation["noise_ceiling_tau"]
+    assert fidelity["tau_over_noise_ceiling"] == pytest.approx(tau_ratio)
+    assert fidelity["spread_over_noise"] == pytest.approx(surrogate["score_std_across_archs"] / surrogate["noise_std"])
+    assert fidelity["met"] == (fidelity["tau_over_noise_ceiling"] >= 0.9 and fidelity["spread_over_noise"] >= 2)
 
 
 def test_bad_imports_write_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

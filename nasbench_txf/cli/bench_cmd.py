@@ -18,7 +18,7 @@ from nasbench_txf.errors import UserError
 from nasbench_txf.registry import get_space
 from nasbench_txf.result import Metric
 from nasbench_txf.space import Space
-from nasbench_txf.surrogate import Surrogate
+from nasbench_txf.surrogate import Surrogate, fidelity
 from nasbench_txf.table_import import import_table
 from nasbench_txf.tabular import Table
 
@@ -98,6 +98,7 @@ def describe(table: Table) -> dict[str, Any]:
         meta = json.loads(stored.read_text(encoding="utf-8"))
         out["surrogate"] = {k: meta[k] for k in ("archs", "config", "noise_std", "score_std_across_archs",
                                                  "validation")}
+        out["surrogate"]["fidelity"] = fidelity(meta)
     return out
 
 
