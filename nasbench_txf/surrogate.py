@@ -84,6 +84,20 @@ def noise_level(by_seed: list[np.ndarray]) -> float:
     return float(np.sqrt(squares / sum(len(x) - 1 for x in repeated)))
 
 
+def signal_level(by_seed: list[np.ndarray]) -> float | None:
+    """Standard deviation of the archs' true means, the seed noise taken out of their spread.
+
+    An arch mean over k seeds varies by σ²/k around its true value, so (one-way random
+    effects, method of moments) var(true means) ≈ var(arch means) − σ²·mean(1/k). Unlike the
+    raw spread, this does not grow with the noise; ``None`` without two archs.
+    """
+    if len(by_seed) < 2:
+        return None
+    means = np.array([x.mean() for x in by_seed])
+    excess = np.var(means, ddof=1) - noise_level(by_seed) ** 2 * np.mean([1 / len(x) for x in by_seed])
+    return float(np.sqrt(max(excess, 0.0)))
+
+
 def noise_ceiling(by_seed: list[np.ndarray]) -> float | None:
     """Kendall τ between the first two seeds of the archs measured at least twice."""
     pairs = np.array([x[:2] for x in by_seed if len(x) >= 2])

@@ -66,11 +66,14 @@ def test_info_and_surrogate_of_a_built_table(cli, toy_table: Path, tmp_path: Pat
     fitted = tmp_path / "fitted"  # the shared toy table stays as it is
     shutil.copytree(toy_table, fitted)
     assert cli("bench", "surrogate", str(fitted)).returncode == 0
-    surrogate = json.loads(cli("bench", "info", str(fitted), "--json", check=True).stdout)["surrogate"]
+    info = json.loads(cli("bench", "info", str(fitted), "--json", check=True).stdout)
+    surrogate = info["surrogate"]
     validation, fidelity = surrogate["validation"], surrogate["fidelity"]
     tau_ratio = validation["kendall_tau"] / validation["noise_ceiling_tau"]
     assert fidelity["tau_over_noise_ceiling"] == pytest.approx(tau_ratio)
     assert fidelity["spread_over_noise"] == pytest.approx(surrogate["score_std_across_archs"] / surrogate["noise_std"])
+    assert info["objective_seed_noise_std"] == pytest.approx(surrogate["noise_std"])
+    assert 0 <= info["objective_arch_signal_std"] < info["objective_std_across_archs"]
     assert fidelity["met"] == (fidelity["tau_over_noise_ceiling"] >= 0.9 and fidelity["spread_over_noise"] >= 2)
 
 

@@ -14,7 +14,7 @@ from nasbench_txf.bench_build import BuildRequest, build, plan
 from nasbench_txf.benchmarks.surrogate import SurrogateBenchmark
 from nasbench_txf.benchmarks.tabular import Tabular
 from nasbench_txf.errors import DataError, InvalidCardError
-from nasbench_txf.surrogate import Surrogate
+from nasbench_txf.surrogate import Surrogate, noise_level, signal_level
 from nasbench_txf.tabular import ROWS, Table
 
 TOY = space("toy-grid")
@@ -179,3 +179,14 @@ def test_run_against_a_table_from_the_cli(cli, toy_table: Path, tmp_path: Path) 
     wrong = cli("run", "--space", "flexibert", "--strategy", "rs", "--benchmark", "tabular",
                 "--benchmark-opt", f"table={toy_table}", "--store", str(tmp_path / "x.sqlite"))
     assert wrong.returncode == 2 and "measured space" in wrong.stderr and not (tmp_path / "x.sqlite").exists()
+
+
+@pytest.mark.parametrize("signal", [0.0, 2.0])
+def test_the_arch_signal_is_the_spread_of_true_means_without_the_seed_noise(signal: float) -> None:
+    rng = np.random.default_rng(0)
+    true_means = rng.normal(70.0, signal, 2_000) if signal else np.full(2_000, 70.0)
+    by_seed = [rng.normal(mean, 1.0, 1 + i % 3) for i, mean in enumerate(true_means)]
+    assert noise_level(by_seed) == pytest.approx(1.0, abs=0.05)
+    assert np.std([x.mean() for x in by_seed]) > 0.6  # the raw spread of means carries the noise
+    assert signal_level(by_seed) == pytest.approx(signal, abs=0.15)
+    assert signal_level(by_seed[:1]) is None

@@ -18,7 +18,7 @@ from nasbench_txf.errors import UserError
 from nasbench_txf.registry import get_space
 from nasbench_txf.result import Metric
 from nasbench_txf.space import Space
-from nasbench_txf.surrogate import Surrogate, fidelity
+from nasbench_txf.surrogate import Surrogate, fidelity, noise_level, signal_level
 from nasbench_txf.table_import import import_table
 from nasbench_txf.tabular import Table
 
@@ -78,8 +78,9 @@ def describe(table: Table) -> dict[str, Any]:
     by_arch = table.by_arch()
     objective = table.meta.metrics[0].name
     ok = [r for r in table.rows if r.status == "ok"]
-    means = [np.mean([r.metrics[objective] for r in rows if r.status == "ok"])
-             for rows in by_arch.values() if any(r.status == "ok" for r in rows)]
+    by_seed = [np.array([r.metrics[objective] for r in rows if r.status == "ok"])
+               for rows in by_arch.values() if any(r.status == "ok" for r in rows)]
+    means = [x.mean() for x in by_seed]
     seeds = {}
     for rows in by_arch.values():
         seeds[len(rows)] = seeds.get(len(rows), 0) + 1
@@ -91,6 +92,8 @@ def describe(table: Table) -> dict[str, Any]:
         "objective": objective,
         "objective_mean": float(np.mean(means)) if means else None,
         "objective_std_across_archs": float(np.std(means, ddof=1)) if len(means) > 1 else None,
+        "objective_seed_noise_std": noise_level(by_seed),
+        "objective_arch_signal_std": signal_level(by_seed),
         "measured_seconds": float(sum(r.cost_seconds for r in table.rows)),
     }
     stored = table.folder / "surrogate" / "surrogate.json"
