@@ -6,9 +6,12 @@ Like NAS-Bench-301, the model is chosen and judged on archs it did not see:
 - **Targets**: per arch, the mean over its measured seeds of each metric (failed rows left
   out). Gradient-boosted trees (LightGBM) predict each metric; for the objective, a few tree
   configurations are compared by 5-fold cross-validated Kendall τ and the best is kept.
-- **Validation**: the chosen configuration is refitted on 80% of the archs and scored on the
-  other 20% (Kendall τ, Spearman ρ, R²). The **noise ceiling** is Kendall τ between two seeds
-  of the same archs: no model can rank archs better than a second measurement does.
+- **Validation**: nested 5-fold cross-validation — every arch is predicted by a model that
+  did not see it, with the configuration chosen inside that model's training folds — scored
+  by Kendall τ, Spearman ρ and R² over all archs. (A single 20% hold-out, as first done,
+  moved τ from 0.52 to 0.10 when the built-in table grew from 77 to 89 archs.) The **noise
+  ceiling** is Kendall τ between two seeds of the same archs: no model can rank archs better
+  than a second measurement does.
 - **Noise**: the pooled within-arch standard deviation of the objective over repeated seeds.
   ``evaluate(arch, seed)`` adds that much Gaussian noise, drawn from (arch, seed), to the
   predicted mean: deterministic per seed, noisy across seeds as a real benchmark is.
@@ -126,6 +129,16 @@ def fidelity(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def out_of_fold(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each arch's prediction by a model fitted on the other folds, its tree configuration
+    chosen by cross-validation inside those folds (nested, so the choice sees no test arch)."""
+    predicted = np.empty_like(y)
+    for train, test in KFold(5, shuffle=True, random_state=1).split(x):
+        config, _ = choose_config(x[train], y[train])
+        predicted[test] = _regressor(config).fit(x[train], y[train]).predict(x[test])
+    return predicted
+
+
 def choose_config(x: np.ndarray, y: np.ndarray) -> tuple[str, dict[str, float]]:
     """The tree configuration with the best 5-fold cross-validated Kendall τ."""
     scores = {}
@@ -158,14 +171,13 @@ class Surrogate:
         x = OneHot(space).encode(targets.archs)
         y = targets.means[metrics[0]]
         config, cv = choose_config(x, y)
-        order = np.random.default_rng(0).permutation(len(y))
-        held, fit_rows = order[: len(y) // 5], order[len(y) // 5:]
-        predicted = _regressor(config).fit(x[fit_rows], y[fit_rows]).predict(x[held])
+        predicted = out_of_fold(x, y)
         validation = {
-            "kendall_tau": kendall(predicted, y[held]),
-            "spearman_rho": float(stats.spearmanr(predicted, y[held]).statistic),
-            "r2": float(r2_score(y[held], predicted)),
-            "held_out_archs": len(held),
+            "method": "nested 5-fold cross-validation",
+            "kendall_tau": kendall(predicted, y),
+            "spearman_rho": float(stats.spearmanr(predicted, y).statistic),
+            "r2": float(r2_score(y, predicted)),
+            "held_out_archs": len(y),
             "noise_ceiling_tau": noise_ceiling(targets.objective_by_seed),
             "cv_kendall_tau": cv,
         }
