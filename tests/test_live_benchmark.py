@@ -187,9 +187,11 @@ def test_failed_trainings_are_stored_as_failed_and_the_run_goes_on(tmp_path: Pat
     from nasbench_txf.store import Store
 
     spec = CellSpec(space="flexibert", strategy="rs", benchmark="live", seed=0, task="sst2",
-                    benchmark_options={**LIVE_SMALL, "lr": "1e4", "clip": "0", "train_size": "64"})
+                    benchmark_options={**LIVE_SMALL, "lr": "inf", "clip": "0", "train_size": "64"})
+    # an infinite learning rate makes the weights non-finite after the first step, whatever the
+    # arch and however the floating-point sums fall (1e4 diverged on some machines only)
     summary = run_cell(spec, tmp_path / "failing.sqlite", Budget(queries=3))
-    assert summary.trials == 3 and summary.failed >= 1  # the run goes on after a failure
+    assert summary.trials == 3 and summary.failed == 3  # the run goes on after each failure
     with Store.open(tmp_path / "failing.sqlite") as store:
         failed = [r for r in store.trials(summary.cell_id) if r.status == "failed"]
     assert failed and all("diverged" in (r.reason or "") and not r.metrics for r in failed)
