@@ -14,8 +14,9 @@ Encoding features constant across the observed archs are dropped
 evidence about them, and ``path`` and ``wl`` are mostly such features early on); the rest
 are standardised over the candidates, and the targets over the observations. With the
 ``converge`` option the strategy reports itself finished once the best score has changed
-by less than 1e-4 for five iterations (§4.1). Weight transfer (§3.3.3) is the live benchmark's ``transfer=true``
-option: each trial then records whether, and from which arch, weights were transferred.
+by less than 1e-4 for five iterations (§4.1). Weight transfer (§3.3.3) is the live
+benchmark's ``transfer=true`` option: each trial then records whether, and from which arch,
+weights were transferred.
 """
 
 from __future__ import annotations
