@@ -69,6 +69,14 @@ def test_same_seed_same_result_other_seed_other_result() -> None:
     assert first.info["train_loss"] != other.info["train_loss"]
 
 
+def test_length_grouping_is_part_of_the_recipe() -> None:
+    grouped, shuffled = live(), live(group_by_length="false")
+    assert grouped.recipe_key != shuffled.recipe_key
+    results = [bench.evaluate(TINY, seed=1) for bench in (grouped, shuffled)]
+    assert all(r.ok for r in results) and results[0].info["steps"] == results[1].info["steps"] == 256 // 32
+    assert results[0].info["train_loss"] != results[1].info["train_loss"]
+
+
 def test_diverging_training_is_a_failed_result() -> None:
     result = live(lr="inf", clip="0").evaluate(TINY, seed=0)  # non-finite after the first step, always
     assert not result.ok and "diverged" in (result.reason or "") and result.cost_seconds > 0
