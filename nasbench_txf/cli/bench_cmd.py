@@ -74,12 +74,34 @@ def table_space(table: Table) -> Space:
     return open_space(table.meta.space["name"], table.meta.space.get("options", {}))
 
 
+def seed_values(table: Table, metric: str) -> list[np.ndarray]:
+    """Each arch's successful measurements of ``metric``, one array per arch."""
+    values = ([r.metrics[metric] for r in rows if r.status == "ok" and metric in r.metrics]
+              for rows in table.by_arch().values())
+    return [np.array(x) for x in values if x]
+
+
+def signal_to_noise(table: Table) -> dict[str, dict[str, float | None]]:
+    """Arch signal against seed noise for every metric that varies between seeds.
+
+    Says which metric of a table separates archs best: a metric whose signal is well under its
+    noise ranks archs mostly by luck, whatever the surrogate does.
+    """
+    out: dict[str, dict[str, float | None]] = {}
+    for metric in (m for m in table.meta.metrics if not m.timed):
+        by_seed = seed_values(table, metric.name)
+        noise, signal = noise_level(by_seed), signal_level(by_seed)
+        if noise > 0:
+            out[metric.name] = {"seed_noise_std": noise, "arch_signal_std": signal,
+                                "ratio": None if signal is None else signal / noise}
+    return out
+
+
 def describe(table: Table) -> dict[str, Any]:
     by_arch = table.by_arch()
     objective = table.meta.metrics[0].name
     ok = [r for r in table.rows if r.status == "ok"]
-    by_seed = [np.array([r.metrics[objective] for r in rows if r.status == "ok"])
-               for rows in by_arch.values() if any(r.status == "ok" for r in rows)]
+    by_seed = seed_values(table, objective)
     means = [x.mean() for x in by_seed]
     seeds = {}
     for rows in by_arch.values():
@@ -94,6 +116,7 @@ def describe(table: Table) -> dict[str, Any]:
         "objective_std_across_archs": float(np.std(means, ddof=1)) if len(means) > 1 else None,
         "objective_seed_noise_std": noise_level(by_seed),
         "objective_arch_signal_std": signal_level(by_seed),
+        "signal_to_noise": signal_to_noise(table),
         "measured_seconds": float(sum(r.cost_seconds for r in table.rows)),
     }
     stored = table.folder / "surrogate" / "surrogate.json"
