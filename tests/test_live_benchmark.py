@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from nbt_testing import GLUE, LIVE_SMALL, space
 from safetensors.torch import load_file
 
 from nasbench_txf.benchmarks.live import Live
 from nasbench_txf.errors import DataError, OptionError
+from nasbench_txf.training import Recipe, uses_bf16
 
 FLEXIBERT = space("flexibert")
 TINY = FLEXIBERT.resolve("bert-tiny")
@@ -75,6 +77,16 @@ def test_length_grouping_is_part_of_the_recipe() -> None:
     results = [bench.evaluate(TINY, seed=1) for bench in (grouped, shuffled)]
     assert all(r.ok for r in results) and results[0].info["steps"] == results[1].info["steps"] == 256 // 32
     assert results[0].info["train_loss"] != results[1].info["train_loss"]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_cpu_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    assert uses_bf16(Recipe(device="cpu"), torch.device("cpu")) is native
+    assert not uses_bf16(Recipe(device="cpu", bf16=False), torch.device("cpu"))
+    mixed, full = live(device="cpu").evaluate(TINY, seed=1), live(device="cpu", bf16="false").evaluate(TINY, seed=1)
+    assert (mixed.info["precision"], full.info["precision"]) == ("bf16" if native else "fp32", "fp32")
+    assert (mixed.info["train_loss"] != full.info["train_loss"]) is native  # autocast changes the arithmetic
 
 
 def test_diverging_training_is_a_failed_result() -> None:
