@@ -77,6 +77,7 @@ def test_info_and_surrogate_of_a_built_table(cli, toy_table: Path, tmp_path: Pat
     assert fidelity["tau_over_noise_ceiling"] == pytest.approx(tau_ratio)
     assert fidelity["spread_over_noise"] == pytest.approx(surrogate["score_std_across_archs"] / surrogate["noise_std"])
     assert info["objective_seed_noise_std"] == pytest.approx(surrogate["noise_std"])
+    assert surrogate["noise_model"] == "constant"  # toy-quadratic's noise is the same for every arch
     assert 0 <= info["objective_arch_signal_std"] < info["objective_std_across_archs"]
     assert fidelity["met"] == (fidelity["tau_over_noise_ceiling"] >= 0.9 and fidelity["spread_over_noise"] >= 2)
 

@@ -14,7 +14,7 @@ from nasbench_txf.bench_build import BuildRequest, build, plan
 from nasbench_txf.benchmarks.surrogate import SurrogateBenchmark
 from nasbench_txf.benchmarks.tabular import Tabular
 from nasbench_txf.errors import DataError, InvalidCardError
-from nasbench_txf.surrogate import Surrogate, noise_level, signal_level
+from nasbench_txf.surrogate import NOISE_FILE, Surrogate, noise_level, signal_level
 from nasbench_txf.tabular import ROWS, Table
 
 TOY = space("toy-grid")
@@ -85,8 +85,12 @@ def test_surrogate_validation_noise_and_storage(toy_table: Path, tmp_path: Path)
     surrogate = Surrogate.fit(table, TOY)
     meta = surrogate.meta
     assert meta["archs"] == 80 and meta["config"] in meta["validation"]["cv_kendall_tau"]
-    # toy-quadratic's noise is 0.3: the pooled seed-to-seed spread measures it
+    # toy-quadratic's noise is 0.3, the same for every arch: the pooled seed-to-seed spread
+    # measures it, and one level beats a level per arch on held-out archs
     assert meta["noise_std"] == pytest.approx(0.3, abs=0.08)
+    assert meta["noise_model"] == "constant" and surrogate.noise_model is None
+    scores = meta["noise_log_likelihood"]
+    assert scores["constant"] > scores["per-arch"]
     # every arch is held out once (nested cross-validation)
     assert meta["validation"]["kendall_tau"] > 0.5 and meta["validation"]["held_out_archs"] == 80
     surrogate.save(tmp_path / "s")
@@ -99,6 +103,28 @@ def test_surrogate_validation_noise_and_storage(toy_table: Path, tmp_path: Path)
     first, again, other = (bench.evaluate(unseen, seed=s) for s in (0, 0, 1))
     assert first == again and first.metrics["score"] != other.metrics["score"]
     assert first.cost_seconds > 0 and set(first.metrics) == {"score", "size"}
+
+
+def test_noise_per_arch_where_archs_differ_in_it(tmp_path: Path) -> None:
+    request = BuildRequest("toy-grid", {}, "toy-quadratic", None, {"noise": "0.1", "noisy_op": "a"},
+                           n=80, seeds=3, repeated=40)
+    table = build(request, tmp_path / "t", progress=False)
+    surrogate = Surrogate.fit(table, TOY)
+    assert surrogate.meta["noise_model"] == "per-arch"
+    archs = list(TOY.enumerate())
+    sigma = surrogate.noise_std(archs)
+    loud = np.array([a.card["ops"][0] == "a" for a in archs])
+    assert np.median(sigma[loud]) > 3 * np.median(sigma[~loud])  # the truth: 0.5 against 0.1
+    surrogate.save(tmp_path / "s")
+    assert np.array_equal(Surrogate.load(tmp_path / "s", TOY).noise_std(archs), sigma)
+    (tmp_path / "s" / NOISE_FILE).unlink()
+    with pytest.raises(DataError, match="damaged surrogate model"):
+        Surrogate.load(tmp_path / "s", TOY)
+    quiet, noisy = archs[int(np.argmin(sigma))], archs[int(np.argmax(sigma))]
+    spread = [np.std([surrogate.noise(arch, seed) for seed in range(200)]) for arch in (quiet, noisy)]
+    assert spread[0] == pytest.approx(sigma.min(), rel=0.2) and spread[1] == pytest.approx(sigma.max(), rel=0.2)
+    bench = SurrogateBenchmark(TOY, options=SurrogateBenchmark.make_options({"table": str(tmp_path / "t")}))
+    assert bench.version.endswith("/per-arch-noise")  # its answers differ from a one-level surrogate's
 
 
 def test_table_benchmarks_know_noise_free_values_and_the_best(toy_table: Path) -> None:

@@ -56,6 +56,12 @@ class SurrogateBenchmark(TableBenchmark):
         super().__init__(space, task=task, options=options)
         self.model = load_or_fit(self.table, space)
 
+    @property
+    def version(self) -> str:
+        """The table's rows, and the noise model where it is not one level for all archs."""
+        per_arch = self.model.noise_model is not None
+        return super().version + ("/per-arch-noise" if per_arch else "")
+
     def evaluate(self, arch: Arch, seed: int) -> Result:
         predicted = {name: float(values[0]) for name, values in self.model.predict([arch]).items()}
         cost = max(0.0, predicted.pop("cost_seconds"))

@@ -124,6 +124,7 @@ def describe(table: Table) -> dict[str, Any]:
         meta = json.loads(stored.read_text(encoding="utf-8"))
         out["surrogate"] = {k: meta[k] for k in ("archs", "config", "noise_std", "score_std_across_archs",
                                                  "validation")}
+        out["surrogate"]["noise_model"] = meta.get("noise_model", "constant")  # format 1 had one level
         out["surrogate"]["fidelity"] = fidelity(meta)
     return out
 
