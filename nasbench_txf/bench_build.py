@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -116,10 +117,21 @@ def build(request: BuildRequest, out: str | Path, *, workers: int = 1, progress:
     if hasattr(bench, "tokenized"):
         bench.tokenized  # noqa: B018 - train and cache the tokenizer once, before the workers start
     bar = tqdm(total=len(jobs), unit="eval", desc="build", disable=None if progress is None else not progress)
+    # a build runs for days in the background: with no terminal for the bar, a line per evaluation
+    log_lines = progress is None and not sys.stderr.isatty()
+    objective = bench.objective.name
+
+    recorded = 0
 
     def record(row: Row) -> None:
+        nonlocal recorded
         table.append([row])
         bar.update(1)
+        recorded += 1
+        if log_lines:
+            value = f"{objective} {row.metrics[objective]:.4g}" if row.status == "ok" else f"failed: {row.reason}"
+            print(f"build {recorded}/{len(jobs)}: {row.arch_id} seed {row.seed}, {value}, {row.cost_seconds:.0f} s",
+                  file=sys.stderr, flush=True)
         if on_row is not None:
             on_row(row)
 

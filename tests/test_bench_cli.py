@@ -55,6 +55,22 @@ def test_import_a_2021_table_in_the_papers_notation(cli, tmp_path: Path) -> None
     assert strip(Table.read(tmp_path / "copy").rows) == strip(table.rows)
 
 
+def test_build_with_workers_logs_each_evaluation_and_matches_one_worker(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    args = ("bench", "build", "--space", "toy-grid", "--benchmark", "toy-quadratic", "--n", "12", "--seeds", "2",
+            "--repeated", "4", "--benchmark-opt", "noise=0.1")
+    done = cli(*args, "--workers", "2", "--out", "two")
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("build ")]
+    assert len(lines) == 16 and lines[-1].startswith("build 16/16: ") and ", score " in lines[0]
+    assert cli(*args, "--out", "one").returncode == 0
+    measured = lambda folder: sorted((r.arch_id, r.seed, r.metrics["score"]) for r in Table.read(folder).rows)  # noqa: E731
+    assert measured(tmp_path / "two") == measured(tmp_path / "one")
+    again = cli(*args, "--workers", "2", "--out", "two")  # nothing left to measure
+    assert again.returncode == 0 and "build 1/" not in again.stderr
+    bad = cli(*args[:-2], "--benchmark-opt", "noise=-", "--out", "three")
+    assert bad.returncode == 2 and "noise" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_info_and_surrogate_of_a_built_table(cli, toy_table: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     done = cli("bench", "info", str(toy_table), "--json")
     assert done.returncode == 0, done.stderr
