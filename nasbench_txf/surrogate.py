@@ -12,15 +12,16 @@ Like NAS-Bench-301, the model is chosen and judged on archs it did not see:
   moved τ from 0.52 to 0.10 when the built-in table grew from 77 to 89 archs.) The **noise
   ceiling** is Kendall τ between two seeds of the same archs: no model can rank archs better
   than a second measurement does.
-- **Noise**: learned from the archs measured at several seeds, either one level for all (the
-  pooled within-arch standard deviation) or a level per arch (trees on the log of each
-  arch's seed variance), whichever gives the held-out archs' seed-to-seed deviations the
-  higher Gaussian likelihood in 5-fold cross-validation. Some archs train unstably (one
-  recipe-2 card of the built-in table scored 84.8% and 76.5% at two seeds, its neighbours
-  within half a point), and a heteroscedastic strategy such as BOSHNAS can only be rewarded
-  for modelling that if the benchmark has it. ``evaluate(arch, seed)`` adds that much
-  Gaussian noise, drawn from (arch, seed), to the predicted mean: deterministic per seed,
-  noisy across seeds as a real benchmark is.
+- **Noise**: learned for every metric (any may be a benchmark's objective) from the archs
+  measured at several seeds, either one level for all (the pooled within-arch standard
+  deviation) or a level per arch (trees on the log of each arch's seed variance), whichever
+  gives the held-out archs' seed-to-seed deviations the higher Gaussian likelihood in 5-fold
+  cross-validation. Some archs train unstably (one recipe-2 card of the built-in table
+  scored 84.8% and 76.5% at two seeds, its neighbours within half a point), and a
+  heteroscedastic strategy such as BOSHNAS can only be rewarded for modelling that if the
+  benchmark has it. ``evaluate(arch, seed)`` adds that much Gaussian noise, drawn from
+  (arch, seed), to the objective's predicted mean: deterministic per seed, noisy across
+  seeds as a real benchmark is.
 
 Stored as JSON plus LightGBM's text model format (no pickle), in ``<table>/surrogate/``.
 """
@@ -45,7 +46,7 @@ from nasbench_txf.space import Space
 from nasbench_txf.tabular import Row, Table, write_atomic
 
 FORMAT = "nasbench-txf surrogate"
-FORMAT_VERSION = 2  # 2: per-arch noise model
+FORMAT_VERSION = 2  # 2: noise of every metric, one level or per arch
 CONFIGS: dict[str, dict[str, Any]] = {
     "shallow": {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 5},
     "medium": {"n_estimators": 400, "learning_rate": 0.03, "num_leaves": 15, "min_child_samples": 5},
@@ -55,7 +56,6 @@ COMMON = {"subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "rando
           "deterministic": True, "force_row_wise": True, "n_jobs": 1, "verbose": -1}
 
 
-NOISE_FILE = "noise.lgb.txt"
 #: trees for the log seed variance: few, shallow and smoothed, as each target rests on 2-3 seeds
 NOISE_CONFIG = {"n_estimators": 100, "learning_rate": 0.05, "num_leaves": 4, "min_child_samples": 5}
 
@@ -72,20 +72,22 @@ def kendall(a: np.ndarray, b: np.ndarray) -> float:
 class ArchTargets:
     archs: list[Arch]
     means: dict[str, np.ndarray]
-    objective_by_seed: list[np.ndarray]
+    by_seed: dict[str, list[np.ndarray]]
 
 
 def arch_targets(space: Space, rows: dict[str, list[Row]], metrics: list[str]) -> ArchTargets:
-    archs, means, by_seed = [], {m: [] for m in [*metrics, "cost_seconds"]}, []
+    archs: list[Arch] = []
+    means: dict[str, list[float]] = {m: [] for m in [*metrics, "cost_seconds"]}
+    by_seed: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
     for arch_rows in rows.values():
         ok = [r for r in arch_rows if r.status == "ok" and all(m in r.metrics for m in metrics)]
         if not ok:
             continue
         archs.append(space.arch(ok[0].card))
         for m in metrics:
-            means[m].append(np.mean([r.metrics[m] for r in ok]))
-        means["cost_seconds"].append(np.mean([r.cost_seconds for r in ok]))
-        by_seed.append(np.array([r.metrics[metrics[0]] for r in ok]))
+            by_seed[m].append(np.array([r.metrics[m] for r in ok]))
+            means[m].append(float(by_seed[m][-1].mean()))
+        means["cost_seconds"].append(float(np.mean([r.cost_seconds for r in ok])))
     return ArchTargets(archs, {k: np.asarray(v, dtype=float) for k, v in means.items()}, by_seed)
 
 
@@ -215,12 +217,27 @@ def choose_config(x: np.ndarray, y: np.ndarray) -> tuple[str, dict[str, float]]:
     return max(scores, key=lambda c: (scores[c], c)), scores
 
 
+def noise_file(metric: str) -> str:
+    return f"{metric}.noise.lgb.txt"
+
+
+def fit_noise(x: np.ndarray, by_seed: list[np.ndarray]) -> tuple[dict[str, Any], lgb.Booster | None]:
+    """One metric's noise: its pooled level, the model chosen for it, and the per-arch trees."""
+    if noise_level(by_seed) == 0:  # the same at every seed (parameters, FLOPs), or one seed each
+        return {"std": 0.0, "model": "constant", "log_likelihood": {}}, None
+    deviations = SeedDeviations.of(x, by_seed)
+    kind, scores = choose_noise_model(deviations)
+    model = fit_log_variance(deviations) if kind == "per-arch" else None
+    return {"std": noise_level(by_seed), "model": kind, "log_likelihood": scores}, model
+
+
 class Surrogate:
-    """Fitted models (one per metric) and the noise and validation of the objective."""
+    """Fitted models (one per metric), the noise of every metric, and the objective's validation."""
 
     def __init__(self, space: Space, meta: dict[str, Any], boosters: dict[str, lgb.Booster],
-                 noise_model: lgb.Booster | None = None) -> None:
-        self.space, self.meta, self.boosters, self.noise_model = space, meta, boosters, noise_model
+                 noise_models: dict[str, lgb.Booster] | None = None) -> None:
+        self.space, self.meta, self.boosters = space, meta, boosters
+        self.noise_models = noise_models or {}
         self.encoding = OneHot(space)
 
     @property
@@ -244,24 +261,25 @@ class Surrogate:
             "spearman_rho": float(stats.spearmanr(predicted, y).statistic),
             "r2": float(r2_score(y, predicted)),
             "held_out_archs": len(y),
-            "noise_ceiling_tau": noise_ceiling(targets.objective_by_seed),
+            "noise_ceiling_tau": noise_ceiling(targets.by_seed[metrics[0]]),
             "cv_kendall_tau": cv,
         }
-        deviations = SeedDeviations.of(x, targets.objective_by_seed)
-        noise_kind, noise_scores = choose_noise_model(deviations)
-        noise_model = fit_log_variance(deviations) if noise_kind == "per-arch" else None
+        noise, noise_models = {}, {}
+        for name in metrics:
+            noise[name], model = fit_noise(x, targets.by_seed[name])
+            if model is not None:
+                noise_models[name] = model
         boosters = {metrics[0]: _regressor(config).fit(x, y).booster_}
         for name in [*metrics[1:], "cost_seconds"]:
             boosters[name] = _regressor("medium").fit(x, targets.means[name]).booster_
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "table": table.meta.to_json(),
             "table_rows": len(table.rows), "archs": len(targets.archs), "objective": metrics[0],
-            "encoding": "onehot", "config": config, "noise_std": noise_level(targets.objective_by_seed),
-            "noise_model": noise_kind, "noise_log_likelihood": noise_scores,
+            "encoding": "onehot", "config": config, "noise_std": noise[metrics[0]]["std"], "noise": noise,
             "score_std_across_archs": float(np.std(y, ddof=1)),
             "validation": validation,
         }
-        return cls(space, meta, boosters, noise_model)
+        return cls(space, meta, boosters, noise_models)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -269,11 +287,9 @@ class Surrogate:
         for name, booster in self.boosters.items():
             files[name] = f"{name}.lgb.txt"
             write_atomic(folder / files[name], booster.model_to_string())
-        extra = {}
-        if self.noise_model is not None:
-            extra["noise_model_file"] = NOISE_FILE
-            write_atomic(folder / NOISE_FILE, self.noise_model.model_to_string())
-        write_atomic(folder / "surrogate.json", json.dumps({**self.meta, "models": files, **extra}, indent=2) + "\n")
+        for name, model in self.noise_models.items():
+            write_atomic(folder / noise_file(name), model.model_to_string())
+        write_atomic(folder / "surrogate.json", json.dumps({**self.meta, "models": files}, indent=2) + "\n")
 
     @classmethod
     def load(cls, folder: Path, space: Space) -> Surrogate:
@@ -290,10 +306,13 @@ class Surrogate:
         read = lambda file: lgb.Booster(model_str=(folder / file).read_text(encoding="utf-8"))  # noqa: E731
         try:
             boosters = {name: read(file) for name, file in meta["models"].items()}
-            noise_model = read(meta["noise_model_file"]) if meta.get("noise_model") == "per-arch" else None
+            noise_models = {name: read(noise_file(name)) for name, entry in meta.get("noise", {}).items()
+                            if entry["model"] == "per-arch"}
         except (OSError, KeyError, lgb.basic.LightGBMError) as exc:
             raise DataError(f"{folder}: damaged surrogate model ({exc})") from None
-        return cls(space, meta, boosters, noise_model)
+        if "noise" not in meta:  # format 1: one level, of the objective only
+            meta["noise"] = {meta["objective"]: {"std": meta["noise_std"], "model": "constant"}}
+        return cls(space, meta, boosters, noise_models)
 
     def predict(self, archs: list[Arch]) -> dict[str, np.ndarray]:
         x = self.encoding.encode(archs)
@@ -303,13 +322,22 @@ class Surrogate:
         threads = 1 if len(archs) < 1000 else 0
         return {name: booster.predict(x, num_threads=threads) for name, booster in self.boosters.items()}
 
-    def noise_std(self, archs: list[Arch]) -> np.ndarray:
-        """Each arch's seed-to-seed standard deviation of the objective."""
-        if self.noise_model is None:
-            return np.full(len(archs), float(self.meta["noise_std"]))
-        log_variance = self.noise_model.predict(self.encoding.encode(archs), num_threads=1)
+    def noise_kind(self, metric: str) -> str:
+        """How ``metric``'s noise is modelled: ``"constant"`` or ``"per-arch"``."""
+        if metric not in self.meta["noise"]:
+            raise DataError(f"the surrogate of {self.meta['table'].get('task')} has no noise model for "
+                            f"{metric} (fitted by an older nasbench-txf); refit it with "
+                            "`nasbench-txf bench surrogate TABLE`")
+        return str(self.meta["noise"][metric]["model"])
+
+    def noise_std(self, archs: list[Arch], metric: str | None = None) -> np.ndarray:
+        """Each arch's seed-to-seed standard deviation of ``metric`` (default: the objective)."""
+        metric = metric or self.objective
+        if self.noise_kind(metric) == "constant":
+            return np.full(len(archs), float(self.meta["noise"][metric]["std"]))
+        log_variance = self.noise_models[metric].predict(self.encoding.encode(archs), num_threads=1)
         return np.exp(np.asarray(log_variance, dtype=float) / 2)
 
-    def noise(self, arch: Arch, seed: int) -> float:
+    def noise(self, arch: Arch, seed: int, metric: str | None = None) -> float:
         rng = np.random.default_rng([seed & 0xFFFFFFFF, int(arch.id[:15], 16)])
-        return float(self.noise_std([arch])[0] * rng.standard_normal())
+        return float(self.noise_std([arch], metric)[0] * rng.standard_normal())

@@ -13,8 +13,8 @@ from nbt_testing import space
 from nasbench_txf.bench_build import BuildRequest, build, plan
 from nasbench_txf.benchmarks.surrogate import SurrogateBenchmark
 from nasbench_txf.benchmarks.tabular import Tabular
-from nasbench_txf.errors import DataError, InvalidCardError
-from nasbench_txf.surrogate import NOISE_FILE, Surrogate, noise_level, signal_level
+from nasbench_txf.errors import DataError, InvalidCardError, OptionError
+from nasbench_txf.surrogate import Surrogate, noise_file, noise_level, signal_level
 from nasbench_txf.tabular import ROWS, Table
 
 TOY = space("toy-grid")
@@ -88,9 +88,10 @@ def test_surrogate_validation_noise_and_storage(toy_table: Path, tmp_path: Path)
     # toy-quadratic's noise is 0.3, the same for every arch: the pooled seed-to-seed spread
     # measures it, and one level beats a level per arch on held-out archs
     assert meta["noise_std"] == pytest.approx(0.3, abs=0.08)
-    assert meta["noise_model"] == "constant" and surrogate.noise_model is None
-    scores = meta["noise_log_likelihood"]
+    assert meta["noise"]["score"]["model"] == "constant" and surrogate.noise_models == {}
+    scores = meta["noise"]["score"]["log_likelihood"]
     assert scores["constant"] > scores["per-arch"]
+    assert meta["noise"]["size"] == {"std": 0.0, "model": "constant", "log_likelihood": {}}  # the same at every seed
     # every arch is held out once (nested cross-validation)
     assert meta["validation"]["kendall_tau"] > 0.5 and meta["validation"]["held_out_archs"] == 80
     surrogate.save(tmp_path / "s")
@@ -110,14 +111,14 @@ def test_noise_per_arch_where_archs_differ_in_it(tmp_path: Path) -> None:
                            n=80, seeds=3, repeated=40)
     table = build(request, tmp_path / "t", progress=False)
     surrogate = Surrogate.fit(table, TOY)
-    assert surrogate.meta["noise_model"] == "per-arch"
+    assert surrogate.meta["noise"]["score"]["model"] == "per-arch"
     archs = list(TOY.enumerate())
     sigma = surrogate.noise_std(archs)
     loud = np.array([a.card["ops"][0] == "a" for a in archs])
     assert np.median(sigma[loud]) > 3 * np.median(sigma[~loud])  # the truth: 0.5 against 0.1
     surrogate.save(tmp_path / "s")
     assert np.array_equal(Surrogate.load(tmp_path / "s", TOY).noise_std(archs), sigma)
-    (tmp_path / "s" / NOISE_FILE).unlink()
+    (tmp_path / "s" / noise_file("score")).unlink()
     with pytest.raises(DataError, match="damaged surrogate model"):
         Surrogate.load(tmp_path / "s", TOY)
     quiet, noisy = archs[int(np.argmin(sigma))], archs[int(np.argmax(sigma))]
@@ -125,6 +126,21 @@ def test_noise_per_arch_where_archs_differ_in_it(tmp_path: Path) -> None:
     assert spread[0] == pytest.approx(sigma.min(), rel=0.2) and spread[1] == pytest.approx(sigma.max(), rel=0.2)
     bench = SurrogateBenchmark(TOY, options=SurrogateBenchmark.make_options({"table": str(tmp_path / "t")}))
     assert bench.version.endswith("/per-arch-noise")  # its answers differ from a one-level surrogate's
+
+
+def test_any_metric_of_the_table_can_be_the_objective(toy_table: Path) -> None:
+    options = {"table": str(toy_table), "objective": "size"}
+    tab = Tabular(TOY, options=Tabular.make_options(options))
+    sur = SurrogateBenchmark(TOY, options=SurrogateBenchmark.make_options(options))
+    for bench in (tab, sur):
+        assert [m.name for m in bench.metrics] == ["size", "score"] and not bench.objective.maximize
+    sizes = tab.expected(list(tab.search_space().enumerate()))
+    assert tab.best_known() == sizes.min()
+    arch = next(iter(tab.search_space().enumerate()))
+    # size is the same at every seed: the surrogate adds no noise to it
+    assert len({sur.evaluate(arch, seed=s).metrics["size"] for s in range(5)}) == 1
+    with pytest.raises(OptionError, match=r"'speed' is not a metric of table .*its metrics: score, size"):
+        Tabular(TOY, options=Tabular.make_options({"table": str(toy_table), "objective": "speed"}))
 
 
 def test_table_benchmarks_know_noise_free_values_and_the_best(toy_table: Path) -> None:
@@ -203,6 +219,16 @@ def test_run_against_a_table_from_the_cli(cli, toy_table: Path, tmp_path: Path) 
         assert done.returncode == 0, done.stderr
         cell = json.loads(done.stdout)["cells"][0]
         assert cell["trials"] == 15 and cell["objective"] == "score"
+    by_size = cli("run", "--space", "toy-grid", "--strategy", "rs", "--benchmark", "surrogate", "--budget", "5",
+                  "--benchmark-opt", f"table={toy_table}", "--benchmark-opt", "objective=size", "--json",
+                  "--store", str(tmp_path / "size.sqlite"))
+    assert by_size.returncode == 0, by_size.stderr
+    assert json.loads(by_size.stdout)["cells"][0]["objective"] == "size"
+    unknown = cli("run", "--space", "toy-grid", "--strategy", "rs", "--benchmark", "tabular",
+                  "--benchmark-opt", f"table={toy_table}", "--benchmark-opt", "objective=speed",
+                  "--store", str(tmp_path / "speed.sqlite"))
+    assert unknown.returncode == 2 and "its metrics: score, size" in unknown.stderr
+    assert "Traceback" not in unknown.stderr and not (tmp_path / "speed.sqlite").exists()
     wrong = cli("run", "--space", "flexibert", "--strategy", "rs", "--benchmark", "tabular",
                 "--benchmark-opt", f"table={toy_table}", "--store", str(tmp_path / "x.sqlite"))
     assert wrong.returncode == 2 and "measured space" in wrong.stderr and not (tmp_path / "x.sqlite").exists()

@@ -55,18 +55,18 @@ class SurrogateBenchmark(TableBenchmark):
     def __init__(self, space: Space, *, task: str | None = None, options: Any = None) -> None:
         super().__init__(space, task=task, options=options)
         self.model = load_or_fit(self.table, space)
+        self.noise_kind = self.model.noise_kind(self.objective.name)
 
     @property
     def version(self) -> str:
-        """The table's rows, and the noise model where it is not one level for all archs."""
-        per_arch = self.model.noise_model is not None
-        return super().version + ("/per-arch-noise" if per_arch else "")
+        """The table's rows, and the objective's noise model where it is not one level for all."""
+        return super().version + ("/per-arch-noise" if self.noise_kind == "per-arch" else "")
 
     def evaluate(self, arch: Arch, seed: int) -> Result:
         predicted = {name: float(values[0]) for name, values in self.model.predict([arch]).items()}
         cost = max(0.0, predicted.pop("cost_seconds"))
         objective = self.objective.name
-        predicted[objective] += self.model.noise(arch, seed)
+        predicted[objective] += self.model.noise(arch, seed, objective)
         if not all(math.isfinite(v) for v in predicted.values()):
             return Result.failed("the surrogate predicted a non-finite value", cost)
         return Result(predicted, cost, info={"predicted": True})

@@ -18,7 +18,7 @@ import numpy as np
 from nasbench_txf.arch import Arch
 from nasbench_txf.benchmark import Benchmark
 from nasbench_txf.builtin_tables import resolve_table
-from nasbench_txf.errors import IncompatibleError
+from nasbench_txf.errors import IncompatibleError, OptionError
 from nasbench_txf.options import option
 from nasbench_txf.result import Metric, Result
 from nasbench_txf.space import Space
@@ -30,6 +30,7 @@ from nasbench_txf.tabular import Table, lookup
 class TableOptions:
     table: str = option("", "table folder (metadata.json + rows.jsonl); "
                             "empty = the built-in table of the space and task")
+    objective: str = option("", "the metric to optimise; empty = the table's first (e.g. accuracy)")
 
 
 def table_id(table: Table) -> str:
@@ -55,10 +56,17 @@ class TableBenchmark(Benchmark):
         super().__init__(space, task=task, options=options)
         self.table = open_table(space, task, self.options)
         self.task = self.table.meta.task
+        names = [m.name for m in self.table.meta.metrics]
+        if self.options.objective and self.options.objective not in names:
+            raise OptionError(f"objective {self.options.objective!r} is not a metric of table "
+                              f"{self.table.folder}; its metrics: {', '.join(names)}")
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
-        return self.table.meta.metrics
+        """The table's metrics, the chosen objective first."""
+        metrics = self.table.meta.metrics
+        chosen = [m for m in metrics if m.name == self.options.objective]
+        return (*chosen, *(m for m in metrics if m not in chosen))
 
     @property
     def version(self) -> str:

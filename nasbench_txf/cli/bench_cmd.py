@@ -124,7 +124,8 @@ def describe(table: Table) -> dict[str, Any]:
         meta = json.loads(stored.read_text(encoding="utf-8"))
         out["surrogate"] = {k: meta[k] for k in ("archs", "config", "noise_std", "score_std_across_archs",
                                                  "validation")}
-        out["surrogate"]["noise_model"] = meta.get("noise_model", "constant")  # format 1 had one level
+        objective_noise = meta.get("noise", {}).get(meta["objective"], {"model": "constant"})  # format 1: one level
+        out["surrogate"]["noise_model"] = objective_noise["model"]
         out["surrogate"]["fidelity"] = fidelity(meta)
     return out
 
