@@ -81,11 +81,13 @@ def _mark(index: int, not_worse: bool, p: float) -> str:
 def header(table: RunTable, settings: Settings) -> list[str]:
     """The sentences that say what the numbers mean."""
     direction = "maximised" if table.maximize else "minimised"
+    best = "the noise-free value of the arch with the best observation so far"
+    reference = f"the reference {table.reference:.4f} ({table.reference_source})"
+    gap = f"{reference} minus {best}" if table.maximize else f"{best} minus {reference}"
     lines = [
         f"Objective: {table.objective} ({direction}). Every row is compared after {table.horizon} queries "
         f"(the fewest any run has) and at fixed budgets below that.",
-        f"Regret: the reference {table.reference:.4f} ({table.reference_source}) minus the noise-free value "
-        "of the arch with the best observation so far; best score: that best observation. "
+        f"Regret: {gap}; best score: that best observation. "
         "Mean ± 90% t-interval over seeds.",
         f"Queries to target: median over seeds of the queries until regret ≤ {settings.target_for(table):.4g} "
         "(seeds that reached it in brackets). Avg rank: over shared seeds and the budgets shown. "

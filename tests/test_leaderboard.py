@@ -176,6 +176,19 @@ def test_multi_objective_runs_get_pareto_and_hypervolume(cli, tmp_path: Path) ->
     assert len(list(out.glob("*-pareto.png"))) == 1 and len(list(out.glob("*-hypervolume.png"))) == 1
 
 
+def test_a_minimised_objective_has_regret_above_the_reference(cli, toy_table: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / "size.sqlite"
+    result = cli("sweep", "--space", "toy-grid", "--benchmark", "tabular", "--strategies", "rs,es", "--seeds", "3",
+                 "--budget", "10", "--workers", "1", "--store", str(store), "--no-sim-overhead",
+                 "--benchmark-opt", f"table={toy_table}", "--benchmark-opt", "objective=size")
+    assert result.returncode == 0, result.stderr
+    (table,) = read_tables(store)
+    assert table.objective == "size" and not table.maximize
+    assert (leaderboard(table)["regret@end"] >= 0).all()
+    shown = cli("leaderboard", "show", str(store), check=True).stdout
+    assert "Objective: size (minimised)" in shown and "so far minus the reference" in shown
+
+
 def test_bad_stores_are_refused_with_a_message(cli, synthetic: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     empty = tmp_path / "empty.sqlite"
     Store.open(empty).close()
