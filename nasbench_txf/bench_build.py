@@ -120,7 +120,6 @@ def build(request: BuildRequest, out: str | Path, *, workers: int = 1, progress:
     # a build runs for days in the background: with no terminal for the bar, a line per evaluation
     log_lines = progress is None and not sys.stderr.isatty()
     objective = bench.objective.name
-
     recorded = 0
 
     def record(row: Row) -> None:

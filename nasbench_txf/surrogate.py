@@ -223,12 +223,13 @@ def noise_file(metric: str) -> str:
 
 def fit_noise(x: np.ndarray, by_seed: list[np.ndarray]) -> tuple[dict[str, Any], lgb.Booster | None]:
     """One metric's noise: its pooled level, the model chosen for it, and the per-arch trees."""
-    if noise_level(by_seed) == 0:  # the same at every seed (parameters, FLOPs), or one seed each
+    level = noise_level(by_seed)
+    if level == 0:  # the same at every seed (parameters, FLOPs), or one seed each
         return {"std": 0.0, "model": "constant", "log_likelihood": {}}, None
     deviations = SeedDeviations.of(x, by_seed)
     kind, scores = choose_noise_model(deviations)
     model = fit_log_variance(deviations) if kind == "per-arch" else None
-    return {"std": noise_level(by_seed), "model": kind, "log_likelihood": scores}, model
+    return {"std": level, "model": kind, "log_likelihood": scores}, model
 
 
 class Surrogate:

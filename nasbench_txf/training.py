@@ -1,8 +1,8 @@
 """Fine-tune a classifier/regressor on tokenised examples: the live benchmark's training loop.
 
 AdamW with linear warm-up then linear decay to zero, dynamic padding (each batch is padded
-to its longest row) with length-grouped batches, gradient clipping, and early stopping on the selection split's loss:
-the weights of the best epoch are the ones scored. Everything random is fixed by one seed
+to its longest row) with length-grouped batches, gradient clipping, and early stopping on
+the selection split's loss: the weights of the best epoch are the ones scored. Everything random is fixed by one seed
 (initialisation is the caller's; data order and dropout are seeded here). Written with plain
 torch rather than ``transformers.Trainer``: the models are not Hugging Face models, and the
 loop must stop on a diverging loss and report its curve, which is a few lines here.
