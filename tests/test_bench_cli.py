@@ -82,6 +82,8 @@ def test_info_and_surrogate_of_a_built_table(cli, toy_table: Path, tmp_path: Pat
     score = info["signal_to_noise"]["score"]
     assert score["seed_noise_std"] == info["objective_seed_noise_std"] == pytest.approx(0.3, abs=0.1)
     assert score["ratio"] == pytest.approx(score["arch_signal_std"] / score["seed_noise_std"]) and score["ratio"] > 2
+    assert score["typical_seed_noise_std"] == info["objective_typical_seed_noise_std"] == pytest.approx(0.3, abs=0.1)
+    assert score["typical_ratio"] == pytest.approx(score["typical_arch_signal_std"] / score["typical_seed_noise_std"])
 
     fitted = tmp_path / "fitted"  # the shared toy table stays as it is
     shutil.copytree(toy_table, fitted)
@@ -93,6 +95,8 @@ def test_info_and_surrogate_of_a_built_table(cli, toy_table: Path, tmp_path: Pat
     assert fidelity["tau_over_noise_ceiling"] == pytest.approx(tau_ratio)
     assert fidelity["spread_over_noise"] == pytest.approx(surrogate["score_std_across_archs"] / surrogate["noise_std"])
     assert info["objective_seed_noise_std"] == pytest.approx(surrogate["noise_std"])
+    assert fidelity["spread_over_typical_noise"] == pytest.approx(
+        surrogate["score_std_across_archs"] / info["objective_typical_seed_noise_std"])
     assert surrogate["noise_model"] == "constant"  # toy-quadratic's noise is the same for every arch
     assert 0 <= info["objective_arch_signal_std"] < info["objective_std_across_archs"]
     assert fidelity["met"] == (fidelity["tau_over_noise_ceiling"] >= 0.9 and fidelity["spread_over_noise"] >= 2)

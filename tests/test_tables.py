@@ -14,7 +14,7 @@ from nasbench_txf.bench_build import BuildRequest, build, plan
 from nasbench_txf.benchmarks.surrogate import SurrogateBenchmark
 from nasbench_txf.benchmarks.tabular import Tabular
 from nasbench_txf.errors import DataError, InvalidCardError, OptionError
-from nasbench_txf.surrogate import Surrogate, noise_file, noise_level, signal_level
+from nasbench_txf.surrogate import Surrogate, noise_file, noise_level, signal_level, typical_noise_level
 from nasbench_txf.tabular import ROWS, Table
 
 TOY = space("toy-grid")
@@ -243,3 +243,16 @@ def test_the_arch_signal_is_the_spread_of_true_means_without_the_seed_noise(sign
     assert np.std([x.mean() for x in by_seed]) > 0.6  # the raw spread of means carries the noise
     assert signal_level(by_seed) == pytest.approx(signal, abs=0.15)
     assert signal_level(by_seed[:1]) is None
+
+
+def test_the_typical_seed_noise_is_the_pooled_one_unless_a_few_archs_are_unstable() -> None:
+    rng = np.random.default_rng(0)
+    steady = [rng.normal(70.0, 1.0, 2 + i % 2) for i in range(2_000)]
+    assert typical_noise_level(steady) == pytest.approx(noise_level(steady), rel=0.03)
+    assert typical_noise_level(steady) == pytest.approx(1.0, abs=0.03)
+    few = [rng.normal(70.0, 0.3, 2 + i % 2) for i in range(15)] + [np.array([84.8, 76.5])]
+    assert noise_level(few) > 1.0  # the one unstable arch swamps the pooled level ...
+    assert typical_noise_level(few) < 0.5  # ... not the typical one
+    assert typical_noise_level([np.array([1.0]), np.array([2.0])]) == 0.0  # no arch measured twice
+    assert typical_noise_level([np.array([5.0, 5.0]), np.array([1.0, 2.0])]) == noise_level(
+        [np.array([5.0, 5.0]), np.array([1.0, 2.0])])  # a zero variance has no log: pooled

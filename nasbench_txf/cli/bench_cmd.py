@@ -18,7 +18,7 @@ from nasbench_txf.errors import UserError
 from nasbench_txf.registry import get_space
 from nasbench_txf.result import Metric
 from nasbench_txf.space import Space
-from nasbench_txf.surrogate import Surrogate, fidelity, noise_level, signal_level
+from nasbench_txf.surrogate import Surrogate, fidelity, noise_level, signal_level, typical_noise_level
 from nasbench_txf.table_import import import_table
 from nasbench_txf.tabular import Table
 
@@ -85,15 +85,22 @@ def signal_to_noise(table: Table) -> dict[str, dict[str, float | None]]:
     """Arch signal against seed noise for every metric that varies between seeds.
 
     Says which metric of a table separates archs best: a metric whose signal is well under its
-    noise ranks archs mostly by luck, whatever the surrogate does.
+    noise ranks archs mostly by luck, whatever the surrogate does. Given twice: with the
+    pooled seed noise, and with the typical arch's (``typical_*``), which a few unstable archs
+    cannot swamp.
     """
     out: dict[str, dict[str, float | None]] = {}
     for metric in (m for m in table.meta.metrics if not m.timed):
         by_seed = seed_values(table, metric.name)
-        noise, signal = noise_level(by_seed), signal_level(by_seed)
+        noise, typical = noise_level(by_seed), typical_noise_level(by_seed)
         if noise > 0:
-            out[metric.name] = {"seed_noise_std": noise, "arch_signal_std": signal,
-                                "ratio": None if signal is None else signal / noise}
+            signal, typical_signal = signal_level(by_seed, noise), signal_level(by_seed, typical)
+            out[metric.name] = {
+                "seed_noise_std": noise, "arch_signal_std": signal,
+                "ratio": None if signal is None else signal / noise,
+                "typical_seed_noise_std": typical, "typical_arch_signal_std": typical_signal,
+                "typical_ratio": None if typical_signal is None else typical_signal / typical,
+            }
     return out
 
 
@@ -115,6 +122,7 @@ def describe(table: Table) -> dict[str, Any]:
         "objective_mean": float(np.mean(means)) if means else None,
         "objective_std_across_archs": float(np.std(means, ddof=1)) if len(means) > 1 else None,
         "objective_seed_noise_std": noise_level(by_seed),
+        "objective_typical_seed_noise_std": typical_noise_level(by_seed),
         "objective_arch_signal_std": signal_level(by_seed),
         "signal_to_noise": signal_to_noise(table),
         "measured_seconds": float(sum(r.cost_seconds for r in table.rows)),
