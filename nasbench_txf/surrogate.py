@@ -13,15 +13,11 @@ Like NAS-Bench-301, the model is chosen and judged on archs it did not see:
   ceiling** is Kendall τ between two seeds of the same archs: no model can rank archs better
   than a second measurement does.
 - **Noise**: learned for every metric (any may be a benchmark's objective) from the archs
-  measured at several seeds, either one level for all (the pooled within-arch standard
-  deviation) or a level per arch (trees on the log of each arch's seed variance), whichever
-  gives the held-out archs' seed-to-seed deviations the higher Gaussian likelihood in 5-fold
-  cross-validation. Some archs train unstably (one recipe-2 card of the built-in table
-  scored 84.8% and 76.5% at two seeds, its neighbours within half a point), and a
-  heteroscedastic strategy such as BOSHNAS can only be rewarded for modelling that if the
-  benchmark has it. ``evaluate(arch, seed)`` adds that much Gaussian noise, drawn from
-  (arch, seed), to the objective's predicted mean: deterministic per seed, noisy across
-  seeds as a real benchmark is.
+  measured at several seeds: one level for all, a level per arch from its encoding, or two
+  levels for stable and unstable archs, whichever cross-validation prefers
+  (:mod:`nasbench_txf.seed_noise`). ``evaluate(arch, seed)`` adds that much Gaussian noise,
+  drawn from (arch, seed), to the objective's predicted mean: deterministic per seed, noisy
+  across seeds as a real benchmark is.
 
 Stored as JSON plus LightGBM's text model format (no pickle), in ``<table>/surrogate/``.
 """
@@ -35,18 +31,19 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
 
 from nasbench_txf.arch import Arch
 from nasbench_txf.encodings.onehot import OneHot
 from nasbench_txf.errors import DataError
+from nasbench_txf.seed_noise import ConstantNoise, NoiseModel, PerArchNoise, TwoLevelNoise, fit_noise
 from nasbench_txf.space import Space
 from nasbench_txf.tabular import Row, Table, write_atomic
 
 FORMAT = "nasbench-txf surrogate"
-FORMAT_VERSION = 2  # 2: noise of every metric, one level or per arch
+FORMAT_VERSION = 3  # 2: noise of every metric, one level or per arch; 3: or two levels
 CONFIGS: dict[str, dict[str, Any]] = {
     "shallow": {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 5},
     "medium": {"n_estimators": 400, "learning_rate": 0.03, "num_leaves": 15, "min_child_samples": 5},
@@ -54,10 +51,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 COMMON = {"subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "random_state": 0,
           "deterministic": True, "force_row_wise": True, "n_jobs": 1, "verbose": -1}
-
-
-#: trees for the log seed variance: few, shallow and smoothed, as each target rests on 2-3 seeds
-NOISE_CONFIG = {"n_estimators": 100, "learning_rate": 0.05, "num_leaves": 4, "min_child_samples": 5}
 
 
 def _regressor(config: str) -> lgb.LGBMRegressor:
@@ -91,113 +84,6 @@ def arch_targets(space: Space, rows: dict[str, list[Row]], metrics: list[str]) -
     return ArchTargets(archs, {k: np.asarray(v, dtype=float) for k, v in means.items()}, by_seed)
 
 
-def noise_level(by_seed: list[np.ndarray]) -> float:
-    """Pooled within-arch standard deviation over archs with at least two seeds."""
-    repeated = [x for x in by_seed if len(x) >= 2]
-    if not repeated:
-        return 0.0
-    squares = sum(float(((x - x.mean()) ** 2).sum()) for x in repeated)
-    return float(np.sqrt(squares / sum(len(x) - 1 for x in repeated)))
-
-
-def log_variance_bias(dof: np.ndarray) -> np.ndarray:
-    """E[log s²] − log σ² for a Gaussian sample variance with ``dof`` degrees of freedom ν:
-    ψ(ν/2) − log(ν/2) (−1.27 at ν = 1, −0.58 at ν = 2)."""
-    half = np.asarray(dof, dtype=float) / 2
-    return special.digamma(half) - np.log(half)
-
-
-def typical_noise_level(by_seed: list[np.ndarray]) -> float:
-    """The seed noise of a typical arch: the geometric mean of the repeated archs' standard
-    deviations, each log variance corrected for its bias and weighted by the inverse of its
-    variance ψ′(ν/2).
-
-    Under one noise level for all archs it estimates what :func:`noise_level` does; with a
-    few unstable archs it moves with the log of their variance, not with the variance itself.
-    On the recipe-2 build at 69 archs, one arch scoring 84.8% and 76.5% at two seeds made the
-    pooled accuracy σ 1.16 points against 0.26 over the other 15 repeated archs.
-    """
-    repeated = [x for x in by_seed if len(x) >= 2]
-    if not repeated:
-        return 0.0
-    dof = np.array([len(x) - 1 for x in repeated], dtype=float)
-    variances = np.array([np.var(x, ddof=1) for x in repeated])
-    if np.any(variances == 0):  # a metric equal at every seed of some arch: no log to take
-        return noise_level(by_seed)
-    weights = 1 / special.polygamma(1, dof / 2)
-    log_variance = np.average(np.log(variances) - log_variance_bias(dof), weights=weights)
-    return float(np.exp(log_variance / 2))
-
-
-def signal_level(by_seed: list[np.ndarray], noise: float | None = None) -> float | None:
-    """Standard deviation of the archs' true means, the seed noise taken out of their spread.
-
-    An arch mean over k seeds varies by σ²/k around its true value, so (one-way random
-    effects, method of moments) var(true means) ≈ var(arch means) − σ²·mean(1/k), σ being
-    ``noise`` (default: the pooled :func:`noise_level`). Unlike the raw spread, this does not
-    grow with the noise; ``None`` without two archs.
-    """
-    if len(by_seed) < 2:
-        return None
-    noise = noise_level(by_seed) if noise is None else noise
-    means = np.array([x.mean() for x in by_seed])
-    excess = np.var(means, ddof=1) - noise**2 * np.mean([1 / len(x) for x in by_seed])
-    return float(np.sqrt(max(excess, 0.0)))
-
-
-@dataclass(frozen=True)
-class SeedDeviations:
-    """The repeated archs' seed-to-seed deviations: rows of the encoding, sums of squared
-    deviations from the arch mean, and their degrees of freedom (seeds − 1)."""
-
-    x: np.ndarray
-    squares: np.ndarray
-    dof: np.ndarray
-
-    @classmethod
-    def of(cls, x: np.ndarray, by_seed: list[np.ndarray]) -> SeedDeviations:
-        keep = [i for i, values in enumerate(by_seed) if len(values) >= 2]
-        return cls(x[keep], np.array([((by_seed[i] - by_seed[i].mean()) ** 2).sum() for i in keep]),
-                   np.array([len(by_seed[i]) - 1 for i in keep], dtype=float))
-
-    def subset(self, rows: np.ndarray) -> SeedDeviations:
-        return SeedDeviations(self.x[rows], self.squares[rows], self.dof[rows])
-
-    def pooled_variance(self) -> float:
-        return float(self.squares.sum() / self.dof.sum())
-
-    def log_likelihood(self, variances: np.ndarray) -> float:
-        """Gaussian log-likelihood of the deviations from each arch mean, given each arch's variance."""
-        return float(-0.5 * (self.dof * np.log(2 * np.pi * variances) + self.squares / variances).sum())
-
-
-def fit_log_variance(deviations: SeedDeviations) -> lgb.Booster:
-    """Trees predicting each arch's log seed variance.
-
-    The target is the log of the sample variance plus the bias of that log for its degrees of
-    freedom ν (E[log s²] = log σ² + ψ(ν/2) − log(ν/2)), weighted by ν.
-    """
-    variance = np.maximum(deviations.squares / deviations.dof, 1e-12)
-    target = np.log(variance) - log_variance_bias(deviations.dof)
-    model = lgb.LGBMRegressor(**NOISE_CONFIG, **COMMON)
-    return model.fit(deviations.x, target, sample_weight=deviations.dof).booster_
-
-
-def choose_noise_model(deviations: SeedDeviations) -> tuple[str, dict[str, float]]:
-    """``"per-arch"`` or ``"constant"``: the higher held-out log-likelihood of the seed
-    deviations in 5-fold cross-validation (``constant`` below 10 repeated archs)."""
-    if len(deviations.dof) < 10:
-        return "constant", {}
-    scores = {"constant": 0.0, "per-arch": 0.0}
-    for train, test in KFold(5, shuffle=True, random_state=0).split(deviations.x):
-        fitted, held_out = deviations.subset(train), deviations.subset(test)
-        constant = np.full(len(test), fitted.pooled_variance())
-        scores["constant"] += held_out.log_likelihood(constant)
-        per_arch = np.exp(fit_log_variance(fitted).predict(held_out.x, num_threads=1))
-        scores["per-arch"] += held_out.log_likelihood(per_arch)
-    return ("per-arch" if scores["per-arch"] > scores["constant"] else "constant"), scores
-
-
 def noise_ceiling(by_seed: list[np.ndarray]) -> float | None:
     """Kendall τ between the first two seeds of the archs measured at least twice."""
     pairs = np.array([x[:2] for x in by_seed if len(x) >= 2])
@@ -213,7 +99,7 @@ def fidelity(meta: dict[str, Any]) -> dict[str, Any]:
 
     The spread goal is judged against the pooled seed noise, the stricter reading when a few
     archs train unstably; ``spread_over_typical_noise`` gives the same spread over the
-    typical arch's noise (:func:`typical_noise_level`; ``None`` for surrogates fitted before
+    typical arch's noise (:func:`~nasbench_txf.seed_noise.typical_noise_level`; ``None`` for surrogates fitted before
     it was stored). A ratio is ``None`` when its denominator is missing or not positive (no
     repeated archs, or seeds that rank archs no better than chance).
     """
@@ -253,29 +139,21 @@ def choose_config(x: np.ndarray, y: np.ndarray) -> tuple[str, dict[str, float]]:
     return max(scores, key=lambda c: (scores[c], c)), scores
 
 
+def read_trees(path: Path) -> lgb.Booster:
+    return lgb.Booster(model_str=path.read_text(encoding="utf-8"))
+
+
 def noise_file(metric: str) -> str:
     return f"{metric}.noise.lgb.txt"
-
-
-def fit_noise(x: np.ndarray, by_seed: list[np.ndarray]) -> tuple[dict[str, Any], lgb.Booster | None]:
-    """One metric's noise: its pooled level, the model chosen for it, and the per-arch trees."""
-    level = noise_level(by_seed)
-    if level == 0:  # the same at every seed (parameters, FLOPs), or one seed each
-        return {"std": 0.0, "typical_std": 0.0, "model": "constant", "log_likelihood": {}}, None
-    deviations = SeedDeviations.of(x, by_seed)
-    kind, scores = choose_noise_model(deviations)
-    model = fit_log_variance(deviations) if kind == "per-arch" else None
-    return {"std": level, "typical_std": typical_noise_level(by_seed), "model": kind,
-            "log_likelihood": scores}, model
 
 
 class Surrogate:
     """Fitted models (one per metric), the noise of every metric, and the objective's validation."""
 
     def __init__(self, space: Space, meta: dict[str, Any], boosters: dict[str, lgb.Booster],
-                 noise_models: dict[str, lgb.Booster] | None = None) -> None:
+                 noise_models: dict[str, NoiseModel]) -> None:
         self.space, self.meta, self.boosters = space, meta, boosters
-        self.noise_models = noise_models or {}
+        self.noise_models = noise_models
         self.encoding = OneHot(space)
 
     @property
@@ -304,9 +182,7 @@ class Surrogate:
         }
         noise, noise_models = {}, {}
         for name in metrics:
-            noise[name], model = fit_noise(x, targets.by_seed[name])
-            if model is not None:
-                noise_models[name] = model
+            noise[name], noise_models[name] = fit_noise(targets.archs, x, targets.by_seed[name])
         boosters = {metrics[0]: _regressor(config).fit(x, y).booster_}
         for name in [*metrics[1:], "cost_seconds"]:
             boosters[name] = _regressor("medium").fit(x, targets.means[name]).booster_
@@ -326,7 +202,8 @@ class Surrogate:
             files[name] = f"{name}.lgb.txt"
             write_atomic(folder / files[name], booster.model_to_string())
         for name, model in self.noise_models.items():
-            write_atomic(folder / noise_file(name), model.model_to_string())
+            if isinstance(model, PerArchNoise):
+                write_atomic(folder / noise_file(name), model.trees.model_to_string())
         write_atomic(folder / "surrogate.json", json.dumps({**self.meta, "models": files}, indent=2) + "\n")
 
     @classmethod
@@ -341,16 +218,25 @@ class Surrogate:
         if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
             raise DataError(f"{path}: surrogate format version {meta.get('format_version')!r} is newer than "
                             f"this nasbench-txf reads ({FORMAT_VERSION}); upgrade nasbench-txf")
-        read = lambda file: lgb.Booster(model_str=(folder / file).read_text(encoding="utf-8"))  # noqa: E731
         try:
-            boosters = {name: read(file) for name, file in meta["models"].items()}
-            noise_models = {name: read(noise_file(name)) for name, entry in meta.get("noise", {}).items()
-                            if entry["model"] == "per-arch"}
-        except (OSError, KeyError, lgb.basic.LightGBMError) as exc:
+            boosters = {name: read_trees(folder / file) for name, file in meta["models"].items()}
+            if "noise" not in meta:  # format 1: one level, of the objective only
+                meta["noise"] = {meta["objective"]: {"std": meta["noise_std"], "model": "constant"}}
+            noise_models = {name: cls._noise_model(entry, folder / noise_file(name))
+                            for name, entry in meta["noise"].items()}
+        except (OSError, KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
             raise DataError(f"{folder}: damaged surrogate model ({exc})") from None
-        if "noise" not in meta:  # format 1: one level, of the objective only
-            meta["noise"] = {meta["objective"]: {"std": meta["noise_std"], "model": "constant"}}
         return cls(space, meta, boosters, noise_models)
+
+    @staticmethod
+    def _noise_model(entry: dict[str, Any], trees: Path) -> NoiseModel:
+        if entry["model"] == "per-arch":
+            return PerArchNoise(read_trees(trees))
+        if entry["model"] == "two-level":
+            return TwoLevelNoise.from_json(entry["two_level"])
+        if entry["model"] != "constant":
+            raise ValueError(f"unknown noise model {entry['model']!r}")
+        return ConstantNoise(float(entry["std"]))
 
     def predict(self, archs: list[Arch]) -> dict[str, np.ndarray]:
         x = self.encoding.encode(archs)
@@ -361,20 +247,18 @@ class Surrogate:
         return {name: booster.predict(x, num_threads=threads) for name, booster in self.boosters.items()}
 
     def noise_kind(self, metric: str) -> str:
-        """How ``metric``'s noise is modelled: ``"constant"`` or ``"per-arch"``."""
-        if metric not in self.meta["noise"]:
+        """How ``metric``'s noise is modelled: ``"constant"``, ``"per-arch"`` or ``"two-level"``."""
+        if metric not in self.noise_models:
             raise DataError(f"the surrogate of {self.meta['table'].get('task')} has no noise model for "
                             f"{metric} (fitted by an older nasbench-txf); refit it with "
                             "`nasbench-txf bench surrogate TABLE`")
-        return str(self.meta["noise"][metric]["model"])
+        return self.noise_models[metric].kind
 
     def noise_std(self, archs: list[Arch], metric: str | None = None) -> np.ndarray:
         """Each arch's seed-to-seed standard deviation of ``metric`` (default: the objective)."""
         metric = metric or self.objective
-        if self.noise_kind(metric) == "constant":
-            return np.full(len(archs), float(self.meta["noise"][metric]["std"]))
-        log_variance = self.noise_models[metric].predict(self.encoding.encode(archs), num_threads=1)
-        return np.exp(np.asarray(log_variance, dtype=float) / 2)
+        self.noise_kind(metric)  # a clear error for a metric without a noise model
+        return self.noise_models[metric].std(archs, self.encoding)
 
     def noise(self, arch: Arch, seed: int, metric: str | None = None) -> float:
         rng = np.random.default_rng([seed & 0xFFFFFFFF, int(arch.id[:15], 16)])

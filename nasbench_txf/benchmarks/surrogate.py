@@ -60,7 +60,7 @@ class SurrogateBenchmark(TableBenchmark):
     @property
     def version(self) -> str:
         """The table's rows, and the objective's noise model where it is not one level for all."""
-        return super().version + ("/per-arch-noise" if self.noise_kind == "per-arch" else "")
+        return super().version + ("" if self.noise_kind == "constant" else f"/{self.noise_kind}-noise")
 
     def evaluate(self, arch: Arch, seed: int) -> Result:
         predicted = {name: float(values[0]) for name, values in self.model.predict([arch]).items()}

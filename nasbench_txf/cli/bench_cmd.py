@@ -17,8 +17,9 @@ from nasbench_txf.cli.common import add_plugin_options, emit, plugin_options
 from nasbench_txf.errors import UserError
 from nasbench_txf.registry import get_space
 from nasbench_txf.result import Metric
+from nasbench_txf.seed_noise import noise_level, signal_level, typical_noise_level
 from nasbench_txf.space import Space
-from nasbench_txf.surrogate import Surrogate, fidelity, noise_level, signal_level, typical_noise_level
+from nasbench_txf.surrogate import Surrogate, fidelity
 from nasbench_txf.table_import import import_table
 from nasbench_txf.tabular import Table
 
