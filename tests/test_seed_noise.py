@@ -86,7 +86,7 @@ def test_two_levels_are_recovered_from_groups_of_deviations() -> None:
     assert TwoLevelNoise.from_json(model.to_json()) == model
 
 
-def test_two_level_noise_where_a_few_archs_are_unstable(tmp_path: Path) -> None:
+def test_two_level_noise_where_a_few_archs_are_unstable(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     request = BuildRequest("toy-grid", {}, "toy-quadratic", None, {"noise": "0.1", "unstable": "0.15"},
                            n=150, seeds=3, repeated=100)
     table = build(request, tmp_path / "t", progress=False)
@@ -121,3 +121,9 @@ def test_two_level_noise_where_a_few_archs_are_unstable(tmp_path: Path) -> None:
     assert np.std([surrogate.noise(noisy, seed) for seed in range(300)]) == pytest.approx(sigma.max(), rel=0.15)
     bench = SurrogateBenchmark(TOY, options=SurrogateBenchmark.make_options({"table": str(tmp_path / "t")}))
     assert bench.version.endswith("/two-level-noise")
+    assert cli("bench", "surrogate", str(tmp_path / "t")).returncode == 0
+    info = json.loads(cli("bench", "info", str(tmp_path / "t"), "--json", check=True).stdout)["surrogate"]
+    assert info["noise_model"] == "two-level" and info["noise_levels"] == {
+        **{k: pytest.approx(entry["two_level"][k]) for k in ("unstable_share", "stable_std", "unstable_std")},
+        "measured_unstable_archs": len(entry["two_level"]["unstable_archs"]),
+        "measured_stable_archs": len(entry["two_level"]["stable_archs"])}
