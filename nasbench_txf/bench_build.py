@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -103,6 +104,10 @@ def _measure(card: dict[str, Any], seed: int) -> Row:
     return Row.of(arch, seed, _WORKER.evaluate(arch, seed))
 
 
+def duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
 def build(request: BuildRequest, out: str | Path, *, workers: int = 1, progress: bool | None = None,
           on_row: Callable[[Row], None] | None = None) -> Table:
     """Measure every planned (arch, seed) not yet in the table at ``out``; returns the table."""
@@ -120,7 +125,7 @@ def build(request: BuildRequest, out: str | Path, *, workers: int = 1, progress:
     # a build runs for days in the background: with no terminal for the bar, a line per evaluation
     log_lines = progress is None and not sys.stderr.isatty()
     objective = bench.objective.name
-    recorded = 0
+    recorded, started = 0, time.monotonic()
 
     def record(row: Row) -> None:
         nonlocal recorded
@@ -129,8 +134,10 @@ def build(request: BuildRequest, out: str | Path, *, workers: int = 1, progress:
         recorded += 1
         if log_lines:
             value = f"{objective} {row.metrics[objective]:.4g}" if row.status == "ok" else f"failed: {row.reason}"
-            print(f"build {recorded}/{len(jobs)}: {row.arch_id} seed {row.seed}, {value}, {row.cost_seconds:.0f} s",
-                  file=sys.stderr, flush=True)
+            left = len(jobs) - recorded
+            eta = (time.monotonic() - started) / recorded * left
+            print(f"build {recorded}/{len(jobs)}: {row.arch_id} seed {row.seed}, {value}, {row.cost_seconds:.0f} s; "
+                  f"{left} left, about {duration(eta)} at this pace", file=sys.stderr, flush=True)
         if on_row is not None:
             on_row(row)
 

@@ -62,6 +62,7 @@ def test_build_with_workers_logs_each_evaluation_and_matches_one_worker(cli, tmp
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.startswith("build ")]
     assert len(lines) == 16 and lines[-1].startswith("build 16/16: ") and ", score " in lines[0]
+    assert "; 15 left, about " in lines[0] and lines[-1].endswith("; 0 left, about 0 min at this pace")
     assert cli(*args, "--out", "one").returncode == 0
     measured = lambda folder: sorted((r.arch_id, r.seed, r.metrics["score"]) for r in Table.read(folder).rows)  # noqa: E731
     assert measured(tmp_path / "two") == measured(tmp_path / "one")
