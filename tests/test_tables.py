@@ -186,11 +186,14 @@ def test_the_built_in_table_is_a_valid_flexibert_sst2_table() -> None:
     assert table.meta.space == flexibert.key() and table.meta.task == "sst2"
     assert table.meta.metrics[0].name == "accuracy" and table.meta.source["benchmark"] == "live"
     recipe = table.meta.source["options"]
-    assert (recipe["train_size"], recipe["epochs"], recipe["lr"], recipe["holdout_size"]) == (8000, 2, 3e-4, 2000)
+    assert (recipe["train_size"], recipe["epochs"], recipe["lr"], recipe["holdout_size"]) == (40000, 1, 3e-4, 5000)
+    assert recipe["group_by_length"] is True
     for row in table.rows:
         assert flexibert.arch(row.card).id == row.arch_id and row.seed in (0, 1, 2)
         assert row.status == "failed" or 0.4 < row.metrics["accuracy"] < 1
     assert flexibert.resolve("bert-tiny").id in table.by_arch()
+    shipped = Surrogate.load(folder / "surrogate", flexibert)  # fitted on exactly these rows: `run` never refits
+    assert (shipped.meta["table"], shipped.meta["table_rows"]) == (table.meta.to_json(), len(table.rows))
 
 
 def test_run_against_a_table_from_the_cli(cli, toy_table: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
