@@ -13,11 +13,11 @@ Like NAS-Bench-301, the model is chosen and judged on archs it did not see:
   ceiling** is Kendall τ between two seeds of the same archs: no model can rank archs better
   than a second measurement does.
 - **Noise**: learned for every metric (any may be a benchmark's objective) from the archs
-  measured at several seeds: one level for all, a level per arch from its encoding, or two
-  levels for stable and unstable archs, whichever cross-validation prefers
-  (:mod:`nasbench_txf.seed_noise`). ``evaluate(arch, seed)`` adds that much Gaussian noise,
-  drawn from (arch, seed), to the objective's predicted mean: deterministic per seed, noisy
-  across seeds as a real benchmark is.
+  measured at several seeds: one level for all or a level per arch from its encoding,
+  whichever cross-validation prefers (:mod:`nasbench_txf.seed_noise`).
+  ``evaluate(arch, seed)`` adds that much Gaussian noise, drawn from (arch, seed), to the
+  objective's predicted mean: deterministic per seed, noisy across seeds as a real
+  benchmark is.
 
 Stored as JSON plus LightGBM's text model format (no pickle), in ``<table>/surrogate/``.
 """
@@ -38,12 +38,12 @@ from sklearn.model_selection import KFold
 from nasbench_txf.arch import Arch
 from nasbench_txf.encodings.onehot import OneHot
 from nasbench_txf.errors import DataError
-from nasbench_txf.seed_noise import ConstantNoise, NoiseModel, PerArchNoise, TwoLevelNoise, fit_noise
+from nasbench_txf.seed_noise import ConstantNoise, NoiseModel, PerArchNoise, fit_noise
 from nasbench_txf.space import Space
 from nasbench_txf.tabular import Row, Table, write_atomic
 
 FORMAT = "nasbench-txf surrogate"
-FORMAT_VERSION = 3  # 2: noise of every metric, one level or per arch; 3: or two levels
+FORMAT_VERSION = 2  # 2: noise of every metric, one level or per arch
 CONFIGS: dict[str, dict[str, Any]] = {
     "shallow": {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 5},
     "medium": {"n_estimators": 400, "learning_rate": 0.03, "num_leaves": 15, "min_child_samples": 5},
@@ -182,7 +182,7 @@ class Surrogate:
         }
         noise, noise_models = {}, {}
         for name in metrics:
-            noise[name], noise_models[name] = fit_noise(targets.archs, x, targets.by_seed[name])
+            noise[name], noise_models[name] = fit_noise(x, targets.by_seed[name])
         boosters = {metrics[0]: _regressor(config).fit(x, y).booster_}
         for name in [*metrics[1:], "cost_seconds"]:
             boosters[name] = _regressor("medium").fit(x, targets.means[name]).booster_
@@ -232,8 +232,6 @@ class Surrogate:
     def _noise_model(entry: dict[str, Any], trees: Path) -> NoiseModel:
         if entry["model"] == "per-arch":
             return PerArchNoise(read_trees(trees))
-        if entry["model"] == "two-level":
-            return TwoLevelNoise.from_json(entry["two_level"])
         if entry["model"] != "constant":
             raise ValueError(f"unknown noise model {entry['model']!r}")
         return ConstantNoise(float(entry["std"]))
@@ -247,7 +245,7 @@ class Surrogate:
         return {name: booster.predict(x, num_threads=threads) for name, booster in self.boosters.items()}
 
     def noise_kind(self, metric: str) -> str:
-        """How ``metric``'s noise is modelled: ``"constant"``, ``"per-arch"`` or ``"two-level"``."""
+        """How ``metric``'s noise is modelled: ``"constant"`` or ``"per-arch"``."""
         if metric not in self.noise_models:
             raise DataError(f"the surrogate of {self.meta['table'].get('task')} has no noise model for "
                             f"{metric} (fitted by an older nasbench-txf); refit it with "

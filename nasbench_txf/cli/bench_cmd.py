@@ -135,12 +135,6 @@ def describe(table: Table) -> dict[str, Any]:
                                                  "validation")}
         objective_noise = meta.get("noise", {}).get(meta["objective"], {"model": "constant"})  # format 1: one level
         out["surrogate"]["noise_model"] = objective_noise["model"]
-        if "two_level" in objective_noise:
-            levels = objective_noise["two_level"]
-            out["surrogate"]["noise_levels"] = {
-                **{k: levels[k] for k in ("unstable_share", "stable_std", "unstable_std")},
-                "measured_unstable_archs": len(levels["unstable_archs"]),
-                "measured_stable_archs": len(levels["stable_archs"])}
         out["surrogate"]["fidelity"] = fidelity(meta)
     return out
 
