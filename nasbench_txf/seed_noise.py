@@ -214,5 +214,4 @@ def fit_noise(x: np.ndarray, by_seed: list[np.ndarray]) -> tuple[dict[str, Any],
     deviations = SeedDeviations.of(x, by_seed)
     kind, scores = choose_noise_model(deviations)
     model = MODELS[kind].fit(deviations)
-    entry = {"std": level, "typical_std": typical_noise_level(by_seed), "model": kind, "log_likelihood": scores}
-    return entry, model
+    return {"std": level, "typical_std": typical_noise_level(by_seed), "model": kind, "log_likelihood": scores}, model

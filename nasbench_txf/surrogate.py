@@ -99,8 +99,8 @@ def fidelity(meta: dict[str, Any]) -> dict[str, Any]:
 
     The spread goal is judged against the pooled seed noise, the stricter reading when a few
     archs train unstably; ``spread_over_typical_noise`` gives the same spread over the
-    typical arch's noise (:func:`~nasbench_txf.seed_noise.typical_noise_level`; ``None`` for surrogates fitted before
-    it was stored). A ratio is ``None`` when its denominator is missing or not positive (no
+    typical arch's noise (:func:`~nasbench_txf.seed_noise.typical_noise_level`; ``None``
+    for surrogates fitted before it was stored). A ratio is ``None`` when its denominator is missing or not positive (no
     repeated archs, or seeds that rank archs no better than chance).
     """
     validation = meta["validation"]
@@ -244,19 +244,20 @@ class Surrogate:
         threads = 1 if len(archs) < 1000 else 0
         return {name: booster.predict(x, num_threads=threads) for name, booster in self.boosters.items()}
 
-    def noise_kind(self, metric: str) -> str:
-        """How ``metric``'s noise is modelled: ``"constant"`` or ``"per-arch"``."""
+    def noise_model(self, metric: str) -> NoiseModel:
         if metric not in self.noise_models:
             raise DataError(f"the surrogate of {self.meta['table'].get('task')} has no noise model for "
                             f"{metric} (fitted by an older nasbench-txf); refit it with "
                             "`nasbench-txf bench surrogate TABLE`")
-        return self.noise_models[metric].kind
+        return self.noise_models[metric]
+
+    def noise_kind(self, metric: str) -> str:
+        """How ``metric``'s noise is modelled: ``"constant"`` or ``"per-arch"``."""
+        return self.noise_model(metric).kind
 
     def noise_std(self, archs: list[Arch], metric: str | None = None) -> np.ndarray:
         """Each arch's seed-to-seed standard deviation of ``metric`` (default: the objective)."""
-        metric = metric or self.objective
-        self.noise_kind(metric)  # a clear error for a metric without a noise model
-        return self.noise_models[metric].std(archs, self.encoding)
+        return self.noise_model(metric or self.objective).std(archs, self.encoding)
 
     def noise(self, arch: Arch, seed: int, metric: str | None = None) -> float:
         rng = np.random.default_rng([seed & 0xFFFFFFFF, int(arch.id[:15], 16)])

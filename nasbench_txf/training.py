@@ -2,10 +2,11 @@
 
 AdamW with linear warm-up then linear decay to zero, dynamic padding (each batch is padded
 to its longest row) with length-grouped batches, gradient clipping, and early stopping on
-the selection split's loss: the weights of the best epoch are the ones scored. Everything random is fixed by one seed
-(initialisation is the caller's; data order and dropout are seeded here). Written with plain
-torch rather than ``transformers.Trainer``: the models are not Hugging Face models, and the
-loop must stop on a diverging loss and report its curve, which is a few lines here.
+the selection split's loss: the weights of the best epoch are the ones scored. Everything
+random is fixed by one seed (initialisation is the caller's; data order and dropout are
+seeded here). Written with plain torch rather than ``transformers.Trainer``: the models are
+not Hugging Face models, and the loop must stop on a diverging loss and report its curve,
+which is a few lines here.
 The defaults follow seed 000 App. B.5 (AdamW, beta2 0.98, eps 1e-6, weight decay 0.01,
 five fine-tuning epochs, early stopping, per-task learning rate and batch size of Table 6).
 """

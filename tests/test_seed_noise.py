@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,12 @@ def test_noise_per_arch_where_archs_differ_in_it(tmp_path: Path) -> None:
     assert np.median(sigma[loud]) > 3 * np.median(sigma[~loud])  # the truth: 0.5 against 0.1
     surrogate.save(tmp_path / "s")
     assert np.array_equal(Surrogate.load(tmp_path / "s", TOY).noise_std(archs), sigma)
+    stored = tmp_path / "s" / "surrogate.json"
+    meta = json.loads(stored.read_text())
+    stored.write_text(json.dumps({**meta, "noise": {**meta["noise"], "score": {"model": "two-level", "std": 0.1}}}))
+    with pytest.raises(DataError, match=r"damaged surrogate model.*unknown noise model 'two-level'"):
+        Surrogate.load(tmp_path / "s", TOY)
+    stored.write_text(json.dumps(meta))
     (tmp_path / "s" / noise_file("score")).unlink()
     with pytest.raises(DataError, match="damaged surrogate model"):
         Surrogate.load(tmp_path / "s", TOY)

@@ -107,7 +107,6 @@ def test_surrogate_validation_noise_and_storage(toy_table: Path, tmp_path: Path)
     assert first.cost_seconds > 0 and set(first.metrics) == {"score", "size"}
 
 
-
 def test_any_metric_of_the_table_can_be_the_objective(toy_table: Path) -> None:
     options = {"table": str(toy_table), "objective": "size"}
     tab = Tabular(TOY, options=Tabular.make_options(options))
