@@ -2,30 +2,36 @@
 
 A measurement of an arch is its true value plus noise from the training seed (and from
 sampling the evaluation sentences). The archs measured at several seeds tell how large that
-noise is. Two models of it compete, and 5-fold cross-validation keeps the one that gives
-the held-out archs' seed-to-seed deviations the higher Gaussian likelihood (the richer one
-only where it beats one level on most archs, not by chance):
+noise is. Three models of it compete, and 5-fold cross-validation keeps the one that gives
+the held-out archs' seed values the higher likelihood (a richer one only where it beats one
+level on most archs, not by chance):
 
-- ``constant``: one level for all archs, the pooled within-arch standard deviation.
+- ``constant``: one Gaussian level for all archs, the pooled within-arch standard deviation.
 - ``per-arch``: trees on the encoding predicting each arch's log seed variance, for noise
   that depends on what the arch is made of; a heteroscedastic strategy such as BOSHNAS can
   only be rewarded for modelling that if the benchmark has it.
+- ``bad-runs``: a stable Gaussian level, plus runs that go wrong now and then and fall short
+  by an exponentially distributed amount. On the recipe-2 build one card scored 84.8% and
+  76.5% at two seeds, its neighbours within half a point: no pattern in the encoding says
+  which archs do this, and a symmetric model of it (a two-level Gaussian mixture, tried and
+  dropped) let the surrogate answer accuracies above 100%, where a real bad run only ever
+  falls short.
 
-Archs that train unstably with no pattern in the encoding (on the recipe-2 build one card
-scored 84.8% and 76.5% at two seeds, its neighbours within half a point) fit neither. A
-two-level Gaussian mixture fitted them well, but symmetric noise of 5.5 points let the
-surrogate answer accuracies above 100%, where a real unstable run only ever falls short;
-such runs need a one-sided model, not a wider Gaussian.
+The likelihood of an arch's seed values integrates its unknown true value out under a flat
+prior, so archs measured once carry no information about the noise and every model is
+scored on the same footing (for a Gaussian it is the likelihood of the deviations from the
+arch mean, times n^-1/2).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import lightgbm as lgb
 import numpy as np
-from scipy import special, stats
+from scipy import integrate, optimize, special, stats
 from sklearn.model_selection import KFold
 
 from nasbench_txf.arch import Arch
@@ -97,44 +103,66 @@ def signal_level(by_seed: list[np.ndarray], noise: float | None = None) -> float
 
 @dataclass(frozen=True)
 class SeedDeviations:
-    """The repeated archs: their rows of the encoding, sums of squared deviations from the
-    arch mean, and their degrees of freedom (seeds − 1)."""
+    """The repeated archs: their rows of the encoding, their seed values less the arch mean
+    (negated for a metric to minimise, so that a bad run is always a low value; NaN past an
+    arch's last seed), sums of squared deviations and degrees of freedom (seeds − 1)."""
 
     x: np.ndarray
+    values: np.ndarray
     squares: np.ndarray
     dof: np.ndarray
 
     @classmethod
-    def of(cls, x: np.ndarray, by_seed: list[np.ndarray]) -> SeedDeviations:
+    def of(cls, x: np.ndarray, by_seed: list[np.ndarray], maximize: bool = True) -> SeedDeviations:
         keep = [i for i, values in enumerate(by_seed) if len(values) >= 2]
-        return cls(x[keep],
-                   np.array([((by_seed[i] - by_seed[i].mean()) ** 2).sum() for i in keep]),
-                   np.array([len(by_seed[i]) - 1 for i in keep], dtype=float))
+        values = np.full((len(keep), max((len(by_seed[i]) for i in keep), default=2)), np.nan)
+        for row, i in enumerate(keep):
+            values[row, :len(by_seed[i])] = (by_seed[i] - by_seed[i].mean()) * (1 if maximize else -1)
+        return cls(x[keep], values, np.nansum(values**2, axis=1), np.sum(~np.isnan(values), axis=1) - 1.0)
 
     def subset(self, rows: np.ndarray) -> SeedDeviations:
-        return SeedDeviations(self.x[rows], self.squares[rows], self.dof[rows])
+        return SeedDeviations(self.x[rows], self.values[rows], self.squares[rows], self.dof[rows])
 
     def pooled_variance(self) -> float:
         return float(self.squares.sum() / self.dof.sum())
 
     def arch_log_likelihoods(self, variances: np.ndarray | float) -> np.ndarray:
-        """Each arch's Gaussian log-likelihood of its deviations from its mean, given its variance."""
-        return -0.5 * (self.dof * np.log(2 * np.pi * variances) + self.squares / variances)
+        """Each arch's Gaussian log-likelihood of its seed values, its true value integrated out."""
+        return -0.5 * (self.dof * np.log(2 * np.pi * variances) + self.squares / variances + np.log(self.dof + 1))
 
 
 class NoiseModel(Protocol):
-    """Each arch's seed-to-seed standard deviation of one metric."""
+    """Each arch's seed-to-seed noise of one metric: its standard deviation, and draws of it."""
 
     kind: str
 
     def std(self, archs: list[Arch], encoding: OneHot) -> np.ndarray: ...
 
+    def draw(self, arch: Arch, encoding: OneHot, rng: np.random.Generator) -> float:
+        """One seed's noise for ``arch``, mean zero, from ``rng``."""
+
     def log_likelihoods(self, deviations: SeedDeviations) -> np.ndarray:
-        """Each arch's log-likelihood of its seed deviations, the arch not seen in the fit."""
+        """Each arch's log-likelihood of its seed values, the arch not seen in the fit."""
+
+    def parameters(self) -> dict[str, Any]:
+        """What a stored surrogate keeps of it beside its kind (trees go to their own file)."""
+
+
+class GaussianNoise:
+    """Noise drawn from a Gaussian of the arch's standard deviation."""
+
+    def std(self, archs: list[Arch], encoding: OneHot) -> np.ndarray:
+        raise NotImplementedError
+
+    def draw(self, arch: Arch, encoding: OneHot, rng: np.random.Generator) -> float:
+        return float(self.std([arch], encoding)[0] * rng.standard_normal())
+
+    def parameters(self) -> dict[str, Any]:
+        return {}
 
 
 @dataclass(frozen=True)
-class ConstantNoise:
+class ConstantNoise(GaussianNoise):
     level: float
     kind: str = "constant"
 
@@ -150,7 +178,7 @@ class ConstantNoise:
 
 
 @dataclass(frozen=True)
-class PerArchNoise:
+class PerArchNoise(GaussianNoise):
     """Trees predicting each arch's log seed variance from its encoding.
 
     The target is the log of the sample variance less its bias for its degrees of freedom ν
@@ -177,16 +205,117 @@ class PerArchNoise:
         return deviations.arch_log_likelihoods(self.variances(deviations.x))
 
 
-MODELS: dict[str, type[ConstantNoise] | type[PerArchNoise]] = {"constant": ConstantNoise, "per-arch": PerArchNoise}
+#: where the integral over an arch's true value μ is evaluated. A run above μ can only be the
+#: stable noise, so μ lies above the highest seed value less 8 stable deviations: a fine grid
+#: (in stable deviations) around that value, and a coarser one above it as far as 20 mean
+#: drops, for μ from which every run fell short
+PEAK_GRID = np.linspace(-8.0, 8.0, 65)
+TAIL_POINTS = 100
+#: bounds of the fit, in units of the pooled seed deviation: stable level, rate, mean drop
+FIT_BOUNDS = ((np.log(0.01), np.log(10.0)), (-7.0, 0.0), (np.log(0.1), np.log(1000.0)))
+#: starting rates and mean drops (pooled units) of the fit; the best end point is kept
+FIT_STARTS = ((0.02, 5.0), (0.1, 2.0), (0.3, 1.0))
 
 
-def choose_noise_model(deviations: SeedDeviations) -> tuple[str, dict[str, float]]:
-    """``per-arch`` if it has the higher held-out log-likelihood of the seed deviations in
-    5-fold cross-validation and also beats one level arch by arch (one-sided Wilcoxon
+@dataclass(frozen=True)
+class BadRunNoise:
+    """A stable Gaussian level σ, plus bad runs: each run, with probability q, falls short
+    by D ~ Exponential(mean δ). A bad run is lower for a metric to maximise and higher for
+    one to minimise.
+
+    The measured mean of an arch is its stable value less q·δ, and the surrogate's trees
+    predict measured means; so a draw is centred, σ·z + q·δ − [bad]·D, and its expectation
+    is the surrogate's prediction. q, σ and δ are fitted by maximum likelihood on the repeated
+    archs, each arch's true value integrated out numerically: a run's density is
+    (1 − q)·N(e; 0, σ²) + q·EMG(−e; σ, δ), the second being the exponentially modified
+    Gaussian (ε − D). Written here because no library fits a mixture of this shape with
+    nuisance means integrated out; scipy supplies the pieces (log Φ, L-BFGS-B).
+    """
+
+    level: float
+    rate: float
+    drop: float
+    maximize: bool = True
+    kind: str = "bad-runs"
+
+    @classmethod
+    def fit(cls, deviations: SeedDeviations, maximize: bool = True) -> BadRunNoise:
+        scale = float(np.sqrt(deviations.pooled_variance()))
+
+        def loss(theta: np.ndarray) -> float:
+            return -float(cls.from_theta(theta, scale).log_likelihoods(deviations).sum())
+
+        ends = [optimize.minimize(loss, np.array([0.0, special.logit(rate), np.log(drop)]), method="L-BFGS-B",
+                                  bounds=FIT_BOUNDS) for rate, drop in FIT_STARTS]
+        best = min(ends, key=lambda end: end.fun)
+        fitted = cls.from_theta(best.x, scale)
+        return cls(fitted.level, fitted.rate, fitted.drop, maximize)
+
+    @classmethod
+    def from_theta(cls, theta: np.ndarray, scale: float) -> BadRunNoise:
+        return cls(float(np.exp(theta[0]) * scale), float(special.expit(theta[1])), float(np.exp(theta[2]) * scale))
+
+    def run_log_density(self, e: np.ndarray) -> np.ndarray:
+        """log density of one run's deviation e from the arch's measured-mean-free true value."""
+        sigma, rate = self.level, 1 / self.drop
+        stable = -0.5 * (e / sigma) ** 2 - np.log(sigma * np.sqrt(2 * np.pi))
+        bad = np.log(rate) + (rate * sigma) ** 2 / 2 + rate * e + special.log_ndtr(-e / sigma - rate * sigma)
+        return np.logaddexp(np.log1p(-self.rate) + stable, np.log(self.rate) + bad)
+
+    def log_likelihoods(self, deviations: SeedDeviations) -> np.ndarray:
+        values, sigma = deviations.values, self.level
+        filled = np.where(np.isnan(values), values[:, :1], values)  # a missing seed: masked out below
+        highest = np.nanmax(values, axis=1)[:, None]
+        tail = np.linspace(8 * sigma, 8 * sigma + 20 * self.drop, TAIL_POINTS)[1:]
+        grid = highest + np.concatenate([sigma * PEAK_GRID, tail])
+        per_run = self.run_log_density(filled[:, :, None] - grid[:, None, :])
+        log_density = np.where(np.isnan(values)[:, :, None], 0.0, per_run).sum(axis=1)
+        top = log_density.max(axis=1, keepdims=True)
+        return top[:, 0] + np.log(integrate.trapezoid(np.exp(log_density - top), grid, axis=1))
+
+    def std(self, archs: list[Arch], encoding: OneHot) -> np.ndarray:
+        variance = self.level**2 + self.rate * (2 - self.rate) * self.drop**2
+        return np.full(len(archs), np.sqrt(variance))
+
+    def draw(self, arch: Arch, encoding: OneHot, rng: np.random.Generator) -> float:
+        stable = self.level * rng.standard_normal()
+        bad = rng.random() < self.rate
+        drop = rng.exponential(self.drop)
+        value = stable + self.rate * self.drop - (drop if bad else 0.0)
+        return float(value if self.maximize else -value)
+
+    def parameters(self) -> dict[str, Any]:
+        return {"stable_std": self.level, "bad_run_rate": self.rate, "mean_drop": self.drop, "maximize": self.maximize}
+
+
+MODELS = ("constant", "per-arch", "bad-runs")
+
+
+def fit_model(kind: str, deviations: SeedDeviations, maximize: bool) -> NoiseModel:
+    if kind == "bad-runs":
+        return BadRunNoise.fit(deviations, maximize)
+    return PerArchNoise.fit(deviations) if kind == "per-arch" else ConstantNoise.fit(deviations)
+
+
+def stored_model(entry: dict[str, Any], trees: Path) -> NoiseModel:
+    """The noise model a stored surrogate describes by ``entry`` (its trees in ``trees``)."""
+    if entry["model"] == "per-arch":
+        return PerArchNoise(lgb.Booster(model_str=trees.read_text(encoding="utf-8")))
+    if entry["model"] == "bad-runs":
+        return BadRunNoise(float(entry["stable_std"]), float(entry["bad_run_rate"]), float(entry["mean_drop"]),
+                           bool(entry["maximize"]))
+    if entry["model"] != "constant":
+        raise ValueError(f"unknown noise model {entry['model']!r}")
+    return ConstantNoise(float(entry["std"]))
+
+
+def choose_noise_model(deviations: SeedDeviations, maximize: bool = True) -> tuple[str, dict[str, float]]:
+    """The model with the highest held-out log-likelihood of the seed values in 5-fold
+    cross-validation, if it also beats one level arch by arch (one-sided Wilcoxon
     signed-rank test on the paired per-arch log-likelihoods, p < :data:`SIGNIFICANCE`); else
     ``constant``, as also below :data:`MIN_REPEATED` repeated archs.
 
-    The test keeps chance from choosing the richer model where one level is the truth; it
+    The test keeps chance from choosing a richer model where one level is the truth; it
     ranks the archs' gains rather than summing them, so that one arch's large gain or loss
     does not decide alone.
     """
@@ -195,8 +324,8 @@ def choose_noise_model(deviations: SeedDeviations) -> tuple[str, dict[str, float
     held_out = {kind: np.empty(len(deviations.dof)) for kind in MODELS}
     for train, test in KFold(5, shuffle=True, random_state=0).split(deviations.x):
         fitted = deviations.subset(train)
-        for kind, model in MODELS.items():
-            held_out[kind][test] = model.fit(fitted).log_likelihoods(deviations.subset(test))
+        for kind in MODELS:
+            held_out[kind][test] = fit_model(kind, fitted, maximize).log_likelihoods(deviations.subset(test))
     scores = {kind: float(values.sum()) for kind, values in held_out.items()}
     best = max(scores, key=lambda kind: scores[kind])
     gain = held_out[best] - held_out["constant"]
@@ -205,13 +334,14 @@ def choose_noise_model(deviations: SeedDeviations) -> tuple[str, dict[str, float
     return (best if clear else "constant"), scores
 
 
-def fit_noise(x: np.ndarray, by_seed: list[np.ndarray]) -> tuple[dict[str, Any], NoiseModel]:
+def fit_noise(x: np.ndarray, by_seed: list[np.ndarray], maximize: bool = True) -> tuple[dict[str, Any], NoiseModel]:
     """One metric's noise: its pooled and typical levels, the model chosen for it (with its
-    cross-validation scores), and that model fitted on all repeated archs."""
+    cross-validation scores and parameters), and that model fitted on all repeated archs."""
     level = noise_level(by_seed)
     if level == 0:  # the same at every seed (parameters, FLOPs), or one seed each
         return {"std": 0.0, "typical_std": 0.0, "model": "constant", "log_likelihood": {}}, ConstantNoise(0.0)
-    deviations = SeedDeviations.of(x, by_seed)
-    kind, scores = choose_noise_model(deviations)
-    model = MODELS[kind].fit(deviations)
-    return {"std": level, "typical_std": typical_noise_level(by_seed), "model": kind, "log_likelihood": scores}, model
+    deviations = SeedDeviations.of(x, by_seed, maximize)
+    kind, scores = choose_noise_model(deviations, maximize)
+    model = fit_model(kind, deviations, maximize)
+    entry = {"std": level, "typical_std": typical_noise_level(by_seed), "model": kind, "log_likelihood": scores}
+    return {**entry, **model.parameters()}, model

@@ -13,11 +13,12 @@ Like NAS-Bench-301, the model is chosen and judged on archs it did not see:
   ceiling** is Kendall τ between two seeds of the same archs: no model can rank archs better
   than a second measurement does.
 - **Noise**: learned for every metric (any may be a benchmark's objective) from the archs
-  measured at several seeds: one level for all or a level per arch from its encoding,
-  whichever cross-validation prefers (:mod:`nasbench_txf.seed_noise`).
-  ``evaluate(arch, seed)`` adds that much Gaussian noise, drawn from (arch, seed), to the
-  objective's predicted mean: deterministic per seed, noisy across seeds as a real
-  benchmark is.
+  measured at several seeds: one level for all, a level per arch from its encoding, or a
+  stable level with occasional bad runs, whichever cross-validation prefers
+  (:mod:`nasbench_txf.seed_noise`). ``evaluate(arch, seed)`` adds a draw of that noise,
+  seeded by (arch, seed), to the objective's predicted mean: deterministic per seed, noisy
+  across seeds as a real benchmark is, and zero on average, so the predicted mean stays
+  what regret is measured on.
 
 Stored as JSON plus LightGBM's text model format (no pickle), in ``<table>/surrogate/``.
 """
@@ -38,12 +39,12 @@ from sklearn.model_selection import KFold
 from nasbench_txf.arch import Arch
 from nasbench_txf.encodings.onehot import OneHot
 from nasbench_txf.errors import DataError
-from nasbench_txf.seed_noise import ConstantNoise, NoiseModel, PerArchNoise, fit_noise
+from nasbench_txf.seed_noise import NoiseModel, PerArchNoise, fit_noise, stored_model
 from nasbench_txf.space import Space
 from nasbench_txf.tabular import Row, Table, write_atomic
 
 FORMAT = "nasbench-txf surrogate"
-FORMAT_VERSION = 2  # 2: noise of every metric, one level or per arch
+FORMAT_VERSION = 3  # 2: noise of every metric, one level or per arch; 3: bad runs
 CONFIGS: dict[str, dict[str, Any]] = {
     "shallow": {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 5},
     "medium": {"n_estimators": 400, "learning_rate": 0.03, "num_leaves": 15, "min_child_samples": 5},
@@ -181,8 +182,9 @@ class Surrogate:
             "cv_kendall_tau": cv,
         }
         noise, noise_models = {}, {}
-        for name in metrics:
-            noise[name], noise_models[name] = fit_noise(x, targets.by_seed[name])
+        for metric in table.meta.metrics:
+            noise[metric.name], noise_models[metric.name] = fit_noise(x, targets.by_seed[metric.name],
+                                                                      metric.maximize)
         boosters = {metrics[0]: _regressor(config).fit(x, y).booster_}
         for name in [*metrics[1:], "cost_seconds"]:
             boosters[name] = _regressor("medium").fit(x, targets.means[name]).booster_
@@ -222,19 +224,11 @@ class Surrogate:
             boosters = {name: read_trees(folder / file) for name, file in meta["models"].items()}
             if "noise" not in meta:  # format 1: one level, of the objective only
                 meta["noise"] = {meta["objective"]: {"std": meta["noise_std"], "model": "constant"}}
-            noise_models = {name: cls._noise_model(entry, folder / noise_file(name))
+            noise_models = {name: stored_model(entry, folder / noise_file(name))
                             for name, entry in meta["noise"].items()}
         except (OSError, KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
             raise DataError(f"{folder}: damaged surrogate model ({exc})") from None
         return cls(space, meta, boosters, noise_models)
-
-    @staticmethod
-    def _noise_model(entry: dict[str, Any], trees: Path) -> NoiseModel:
-        if entry["model"] == "per-arch":
-            return PerArchNoise(read_trees(trees))
-        if entry["model"] != "constant":
-            raise ValueError(f"unknown noise model {entry['model']!r}")
-        return ConstantNoise(float(entry["std"]))
 
     def predict(self, archs: list[Arch]) -> dict[str, np.ndarray]:
         x = self.encoding.encode(archs)
@@ -252,7 +246,7 @@ class Surrogate:
         return self.noise_models[metric]
 
     def noise_kind(self, metric: str) -> str:
-        """How ``metric``'s noise is modelled: ``"constant"`` or ``"per-arch"``."""
+        """How ``metric``'s noise is modelled: ``"constant"``, ``"per-arch"`` or ``"bad-runs"``."""
         return self.noise_model(metric).kind
 
     def noise_std(self, archs: list[Arch], metric: str | None = None) -> np.ndarray:
@@ -261,4 +255,4 @@ class Surrogate:
 
     def noise(self, arch: Arch, seed: int, metric: str | None = None) -> float:
         rng = np.random.default_rng([seed & 0xFFFFFFFF, int(arch.id[:15], 16)])
-        return float(self.noise_std([arch], metric)[0] * rng.standard_normal())
+        return self.noise_model(metric or self.objective).draw(arch, self.encoding, rng)

@@ -135,6 +135,8 @@ def describe(table: Table) -> dict[str, Any]:
                                                  "validation")}
         objective_noise = meta.get("noise", {}).get(meta["objective"], {"model": "constant"})  # format 1: one level
         out["surrogate"]["noise_model"] = objective_noise["model"]
+        out["surrogate"]["noise_parameters"] = {k: v for k, v in objective_noise.items()
+                                                if k not in ("model", "log_likelihood", "std", "typical_std")}
         out["surrogate"]["fidelity"] = fidelity(meta)
     return out
 

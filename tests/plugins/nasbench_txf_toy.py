@@ -72,7 +72,8 @@ class ToyGrid(Space):
 class QuadraticOptions:
     noise: float = field(default=0.0, metadata={"help": "standard deviation of seeded noise"})
     noisy_op: str = field(default="", metadata={"help": "cards whose first op is this have 5 times the noise"})
-    unstable: float = field(default=0.0, metadata={"help": "this share of archs, picked by id, has 10 times the noise"})
+    bad_runs: float = field(default=0.0, metadata={"help": "this share of runs falls short by an exponential drop, "
+                                                            "its mean 10 times the noise"})
     delay: float = field(default=0.0, metadata={"help": "real seconds each evaluation sleeps"})
     fail_op: str = field(default="", metadata={"help": "cards using this op fail"})
     crash_op: str = field(default="", metadata={"help": "evaluating a card using this op kills the process"})
@@ -119,8 +120,10 @@ class ToyQuadratic(Benchmark):
         if self.options.fail_op and self.options.fail_op in card["ops"]:
             return Result.failed(f"op {self.options.fail_op} diverged", cost_seconds=1.0)
         scale = self.options.noise * (5.0 if card["ops"][0] == self.options.noisy_op else 1.0)
-        scale *= 10.0 if int(arch.id, 16) % 1000 < 1000 * self.options.unstable else 1.0
-        noise = np.random.default_rng([seed, int(arch.id, 16) % 2**32]).normal() * scale
+        rng = np.random.default_rng([seed, int(arch.id, 16) % 2**32])
+        noise = rng.normal() * scale
+        if rng.random() < self.options.bad_runs:
+            noise -= rng.exponential(10.0 * self.options.noise)
         size = float(sum(OPS.index(op) + 1 for op in card["ops"]))
         return Result({"score": true_score(card) + noise, "size": size},
                       cost_seconds=10.0 + 5.0 * card["n"])
