@@ -100,6 +100,12 @@ def test_bad_runs_fall_short_only_and_leave_the_predicted_mean_where_it_was(tmp_
     surrogate.save(tmp_path / "s")
     again = Surrogate.load(tmp_path / "s", TOY)
     assert [again.noise(arch, seed) for seed in range(50)] == list(draws[:50])
+    stored = tmp_path / "s" / "surrogate.json"
+    meta = json.loads(stored.read_text())
+    del meta["noise"]["score"]["mean_drop"]
+    stored.write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=r"damaged surrogate model.*mean_drop"):
+        Surrogate.load(tmp_path / "s", TOY)
     bench = SurrogateBenchmark(TOY, options=SurrogateBenchmark.make_options({"table": str(tmp_path / "t")}))
     assert bench.version.endswith("/bad-runs-noise")
 
