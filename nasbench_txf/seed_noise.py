@@ -240,6 +240,8 @@ class BadRunNoise:
 
     @classmethod
     def fit(cls, deviations: SeedDeviations, maximize: bool = True) -> BadRunNoise:
+        """Fitted on ``deviations`` already turned so that bad runs are low; ``maximize`` only
+        says which way a draw's bad runs go."""
         scale = float(np.sqrt(deviations.pooled_variance()))
 
         def loss(theta: np.ndarray) -> float:
@@ -256,7 +258,7 @@ class BadRunNoise:
         return cls(float(np.exp(theta[0]) * scale), float(special.expit(theta[1])), float(np.exp(theta[2]) * scale))
 
     def run_log_density(self, e: np.ndarray) -> np.ndarray:
-        """log density of one run's deviation e from the arch's measured-mean-free true value."""
+        """Log density of a run's deviation e from the arch's stable value (a bad run: e < 0)."""
         sigma, rate = self.level, 1 / self.drop
         stable = -0.5 * (e / sigma) ** 2 - np.log(sigma * np.sqrt(2 * np.pi))
         bad = np.log(rate) + (rate * sigma) ** 2 / 2 + rate * e + special.log_ndtr(-e / sigma - rate * sigma)
