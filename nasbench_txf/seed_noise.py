@@ -26,7 +26,6 @@ arch mean, times n^-1/2).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import lightgbm as lgb
@@ -249,13 +248,18 @@ class BadRunNoise:
 
         ends = [optimize.minimize(loss, np.array([0.0, special.logit(rate), np.log(drop)]), method="L-BFGS-B",
                                   bounds=FIT_BOUNDS) for rate, drop in FIT_STARTS]
-        best = min(ends, key=lambda end: end.fun)
-        fitted = cls.from_theta(best.x, scale)
-        return cls(fitted.level, fitted.rate, fitted.drop, maximize)
+        return cls.from_theta(min(ends, key=lambda end: end.fun).x, scale, maximize)
 
     @classmethod
-    def from_theta(cls, theta: np.ndarray, scale: float) -> BadRunNoise:
-        return cls(float(np.exp(theta[0]) * scale), float(special.expit(theta[1])), float(np.exp(theta[2]) * scale))
+    def from_theta(cls, theta: np.ndarray, scale: float, maximize: bool = True) -> BadRunNoise:
+        return cls(float(np.exp(theta[0]) * scale), float(special.expit(theta[1])), float(np.exp(theta[2]) * scale),
+                   maximize)
+
+    @classmethod
+    def from_parameters(cls, entry: dict[str, Any]) -> BadRunNoise:
+        """The inverse of :meth:`parameters`."""
+        return cls(float(entry["stable_std"]), float(entry["bad_run_rate"]), float(entry["mean_drop"]),
+                   bool(entry["maximize"]))
 
     def run_log_density(self, e: np.ndarray) -> np.ndarray:
         """Log density of a run's deviation e from the arch's stable value (a bad run: e < 0)."""
@@ -297,18 +301,6 @@ def fit_model(kind: str, deviations: SeedDeviations, maximize: bool) -> NoiseMod
     if kind == "bad-runs":
         return BadRunNoise.fit(deviations, maximize)
     return PerArchNoise.fit(deviations) if kind == "per-arch" else ConstantNoise.fit(deviations)
-
-
-def stored_model(entry: dict[str, Any], trees: Path) -> NoiseModel:
-    """The noise model a stored surrogate describes by ``entry`` (its trees in ``trees``)."""
-    if entry["model"] == "per-arch":
-        return PerArchNoise(lgb.Booster(model_str=trees.read_text(encoding="utf-8")))
-    if entry["model"] == "bad-runs":
-        return BadRunNoise(float(entry["stable_std"]), float(entry["bad_run_rate"]), float(entry["mean_drop"]),
-                           bool(entry["maximize"]))
-    if entry["model"] != "constant":
-        raise ValueError(f"unknown noise model {entry['model']!r}")
-    return ConstantNoise(float(entry["std"]))
 
 
 def choose_noise_model(deviations: SeedDeviations, maximize: bool = True) -> tuple[str, dict[str, float]]:

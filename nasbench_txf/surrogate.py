@@ -39,7 +39,7 @@ from sklearn.model_selection import KFold
 from nasbench_txf.arch import Arch
 from nasbench_txf.encodings.onehot import OneHot
 from nasbench_txf.errors import DataError
-from nasbench_txf.seed_noise import NoiseModel, PerArchNoise, fit_noise, stored_model
+from nasbench_txf.seed_noise import BadRunNoise, ConstantNoise, NoiseModel, PerArchNoise, fit_noise
 from nasbench_txf.space import Space
 from nasbench_txf.tabular import Row, Table, write_atomic
 
@@ -101,8 +101,9 @@ def fidelity(meta: dict[str, Any]) -> dict[str, Any]:
     The spread goal is judged against the pooled seed noise, the stricter reading when a few
     archs train unstably; ``spread_over_typical_noise`` gives the same spread over the
     typical arch's noise (:func:`~nasbench_txf.seed_noise.typical_noise_level`; ``None``
-    for surrogates fitted before it was stored). A ratio is ``None`` when its denominator is missing or not positive (no
-    repeated archs, or seeds that rank archs no better than chance).
+    for surrogates fitted before it was stored). A ratio is ``None`` when its denominator is
+    missing or not positive (no repeated archs, or seeds that rank archs no better than
+    chance).
     """
     validation = meta["validation"]
     ceiling, noise = validation.get("noise_ceiling_tau"), meta["noise_std"]
@@ -224,11 +225,21 @@ class Surrogate:
             boosters = {name: read_trees(folder / file) for name, file in meta["models"].items()}
             if "noise" not in meta:  # format 1: one level, of the objective only
                 meta["noise"] = {meta["objective"]: {"std": meta["noise_std"], "model": "constant"}}
-            noise_models = {name: stored_model(entry, folder / noise_file(name))
+            noise_models = {name: cls._noise_model(entry, folder / noise_file(name))
                             for name, entry in meta["noise"].items()}
         except (OSError, KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
             raise DataError(f"{folder}: damaged surrogate model ({exc})") from None
         return cls(space, meta, boosters, noise_models)
+
+    @staticmethod
+    def _noise_model(entry: dict[str, Any], trees: Path) -> NoiseModel:
+        if entry["model"] == "per-arch":
+            return PerArchNoise(read_trees(trees))
+        if entry["model"] == "bad-runs":
+            return BadRunNoise.from_parameters(entry)
+        if entry["model"] != "constant":
+            raise ValueError(f"unknown noise model {entry['model']!r}")
+        return ConstantNoise(float(entry["std"]))
 
     def predict(self, archs: list[Arch]) -> dict[str, np.ndarray]:
         x = self.encoding.encode(archs)
