@@ -4,8 +4,10 @@ Like NAS-Bench-301, the model is chosen and judged on archs it did not see:
 
 - **Features**: the one-hot encoding of the space's decision vector (works on any space).
 - **Targets**: per arch, the mean over its measured seeds of each metric (failed rows left
-  out). Gradient-boosted trees (LightGBM) predict each metric; for the objective, a few tree
-  configurations are compared by 5-fold cross-validated Kendall τ and the best is kept.
+  out). For the objective, the candidates of :mod:`nasbench_txf.surrogate_models` (tree
+  sizes, and robust trees and a robust linear model that bad runs do not pull) are compared
+  by 5-fold cross-validated Kendall τ and the best is kept; the other metrics get
+  medium-sized gradient-boosted trees.
 - **Validation**: nested 5-fold cross-validation — every arch is predicted by a model that
   did not see it, with the configuration chosen inside that model's training folds — scored
   by Kendall τ, Spearman ρ and R² over all archs. (A single 20% hold-out, as first done,
@@ -41,22 +43,12 @@ from nasbench_txf.encodings.onehot import OneHot
 from nasbench_txf.errors import DataError
 from nasbench_txf.seed_noise import BadRunNoise, ConstantNoise, NoiseModel, PerArchNoise, fit_noise
 from nasbench_txf.space import Space
+from nasbench_txf.surrogate_models import CANDIDATES, MetricModel, fit_candidate, load_model, read_trees
 from nasbench_txf.tabular import Row, Table, write_atomic
 
 FORMAT = "nasbench-txf surrogate"
-FORMAT_VERSION = 3  # 2: noise of every metric, one level or per arch; 3: bad runs
-CONFIGS: dict[str, dict[str, Any]] = {
-    "shallow": {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 5},
-    "medium": {"n_estimators": 400, "learning_rate": 0.03, "num_leaves": 15, "min_child_samples": 5},
-    "deep": {"n_estimators": 600, "learning_rate": 0.02, "num_leaves": 31, "min_child_samples": 3},
-}
-COMMON = {"subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "random_state": 0,
-          "deterministic": True, "force_row_wise": True, "n_jobs": 1, "verbose": -1}
-
-
-def _regressor(config: str) -> lgb.LGBMRegressor:
-    return lgb.LGBMRegressor(**CONFIGS[config], **COMMON)
-
+#: 2: noise of every metric, one level or per arch; 3: bad runs; 4: model kinds besides trees
+FORMAT_VERSION = 4
 
 def kendall(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.kendalltau(a, b).statistic)
@@ -120,29 +112,28 @@ def fidelity(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def out_of_fold(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Each arch's prediction by a model fitted on the other folds, its tree configuration
-    chosen by cross-validation inside those folds (nested, so the choice sees no test arch)."""
+def cross_validated(candidate: str, x: np.ndarray, y: np.ndarray, split_seed: int) -> np.ndarray:
+    """Each arch's prediction by ``candidate`` fitted on the other 4 of 5 folds."""
     predicted = np.empty_like(y)
-    for train, test in KFold(5, shuffle=True, random_state=1).split(x):
-        config, _ = choose_config(x[train], y[train])
-        predicted[test] = _regressor(config).fit(x[train], y[train]).predict(x[test])
+    for train, test in KFold(5, shuffle=True, random_state=split_seed).split(x):
+        predicted[test] = fit_candidate(candidate, x[train], y[train]).predict(x[test])
     return predicted
 
 
 def choose_config(x: np.ndarray, y: np.ndarray) -> tuple[str, dict[str, float]]:
-    """The tree configuration with the best 5-fold cross-validated Kendall τ."""
-    scores = {}
-    for config in CONFIGS:
-        predicted = np.empty_like(y)
-        for train, test in KFold(5, shuffle=True, random_state=0).split(x):
-            predicted[test] = _regressor(config).fit(x[train], y[train]).predict(x[test])
-        scores[config] = kendall(predicted, y)
+    """The candidate model with the best 5-fold cross-validated Kendall τ."""
+    scores = {candidate: kendall(cross_validated(candidate, x, y, 0), y) for candidate in CANDIDATES}
     return max(scores, key=lambda c: (scores[c], c)), scores
 
 
-def read_trees(path: Path) -> lgb.Booster:
-    return lgb.Booster(model_str=path.read_text(encoding="utf-8"))
+def out_of_fold(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each arch's prediction by a model fitted on the other folds, the candidate chosen by
+    cross-validation inside those folds (nested, so the choice sees no test arch)."""
+    predicted = np.empty_like(y)
+    for train, test in KFold(5, shuffle=True, random_state=1).split(x):
+        config, _ = choose_config(x[train], y[train])
+        predicted[test] = fit_candidate(config, x[train], y[train]).predict(x[test])
+    return predicted
 
 
 def noise_file(metric: str) -> str:
@@ -152,9 +143,9 @@ def noise_file(metric: str) -> str:
 class Surrogate:
     """Fitted models (one per metric), the noise of every metric, and the objective's validation."""
 
-    def __init__(self, space: Space, meta: dict[str, Any], boosters: dict[str, lgb.Booster],
+    def __init__(self, space: Space, meta: dict[str, Any], models: dict[str, MetricModel],
                  noise_models: dict[str, NoiseModel]) -> None:
-        self.space, self.meta, self.boosters = space, meta, boosters
+        self.space, self.meta, self.models = space, meta, models
         self.noise_models = noise_models
         self.encoding = OneHot(space)
 
@@ -186,9 +177,9 @@ class Surrogate:
         for metric in table.meta.metrics:
             noise[metric.name], noise_models[metric.name] = fit_noise(x, targets.by_seed[metric.name],
                                                                       metric.maximize)
-        boosters = {metrics[0]: _regressor(config).fit(x, y).booster_}
+        models = {metrics[0]: fit_candidate(config, x, y)}
         for name in [*metrics[1:], "cost_seconds"]:
-            boosters[name] = _regressor("medium").fit(x, targets.means[name]).booster_
+            models[name] = fit_candidate("trees-medium", x, targets.means[name])
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "table": table.meta.to_json(),
             "table_rows": len(table.rows), "archs": len(targets.archs), "objective": metrics[0],
@@ -196,18 +187,15 @@ class Surrogate:
             "score_std_across_archs": float(np.std(y, ddof=1)),
             "validation": validation,
         }
-        return cls(space, meta, boosters, noise_models)
+        return cls(space, meta, models, noise_models)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        files = {}
-        for name, booster in self.boosters.items():
-            files[name] = f"{name}.lgb.txt"
-            write_atomic(folder / files[name], booster.model_to_string())
+        entries = {name: model.save(folder, name) for name, model in self.models.items()}
         for name, model in self.noise_models.items():
             if isinstance(model, PerArchNoise):
                 write_atomic(folder / noise_file(name), model.trees.model_to_string())
-        write_atomic(folder / "surrogate.json", json.dumps({**self.meta, "models": files}, indent=2) + "\n")
+        write_atomic(folder / "surrogate.json", json.dumps({**self.meta, "models": entries}, indent=2) + "\n")
 
     @classmethod
     def load(cls, folder: Path, space: Space) -> Surrogate:
@@ -222,14 +210,15 @@ class Surrogate:
             raise DataError(f"{path}: surrogate format version {meta.get('format_version')!r} is newer than "
                             f"this nasbench-txf reads ({FORMAT_VERSION}); upgrade nasbench-txf")
         try:
-            boosters = {name: read_trees(folder / file) for name, file in meta["models"].items()}
+            width = OneHot(space).dim
+            models = {name: load_model(entry, folder, width) for name, entry in meta["models"].items()}
             if "noise" not in meta:  # format 1: one level, of the objective only
                 meta["noise"] = {meta["objective"]: {"std": meta["noise_std"], "model": "constant"}}
             noise_models = {name: cls._noise_model(entry, folder / noise_file(name))
                             for name, entry in meta["noise"].items()}
         except (OSError, KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
             raise DataError(f"{folder}: damaged surrogate model ({exc})") from None
-        return cls(space, meta, boosters, noise_models)
+        return cls(space, meta, models, noise_models)
 
     @staticmethod
     def _noise_model(entry: dict[str, Any], trees: Path) -> NoiseModel:
@@ -243,11 +232,7 @@ class Surrogate:
 
     def predict(self, archs: list[Arch]) -> dict[str, np.ndarray]:
         x = self.encoding.encode(archs)
-        # one OpenMP thread for small batches: a benchmark predicts one arch at a time, and
-        # LightGBM's thread pool only spins on a busy machine (a 40-cell sweep
-        # with 2 workers beside a 2-worker build: 182 s → 27.5 s)
-        threads = 1 if len(archs) < 1000 else 0
-        return {name: booster.predict(x, num_threads=threads) for name, booster in self.boosters.items()}
+        return {name: model.predict(x) for name, model in self.models.items()}
 
     def noise_model(self, metric: str) -> NoiseModel:
         if metric not in self.noise_models:

@@ -146,7 +146,7 @@ def test_surrogate_files_from_a_newer_version_are_refused(toy_table: Path, tmp_p
     (tmp_path / "s" / "surrogate.json").write_text(json.dumps({**meta, "format_version": 99}))
     with pytest.raises(DataError, match="newer than this nasbench-txf reads"):
         Surrogate.load(tmp_path / "s", TOY)
-    (tmp_path / "s" / "score.lgb.txt").write_text("garbage")
+    (tmp_path / "s" / "size.lgb.txt").write_text("garbage")  # the other metrics are trees
     (tmp_path / "s" / "surrogate.json").write_text(json.dumps(meta))
     with pytest.raises(DataError, match="damaged surrogate model"):
         Surrogate.load(tmp_path / "s", TOY)
