@@ -85,6 +85,7 @@ def test_surrogate_validation_noise_and_storage(toy_table: Path, tmp_path: Path)
     surrogate = Surrogate.fit(table, TOY)
     meta = surrogate.meta
     assert meta["archs"] == 80 and meta["config"] in meta["validation"]["cv_kendall_tau"]
+    assert set(meta["configs"]) == {"score", "size", "cost_seconds"}  # each metric its own choice
     # toy-quadratic's noise is 0.3, the same for every arch: the pooled seed-to-seed spread
     # measures it, and one level beats a level per arch on held-out archs
     assert meta["noise_std"] == pytest.approx(0.3, abs=0.08)
@@ -146,8 +147,13 @@ def test_surrogate_files_from_a_newer_version_are_refused(toy_table: Path, tmp_p
     (tmp_path / "s" / "surrogate.json").write_text(json.dumps({**meta, "format_version": 99}))
     with pytest.raises(DataError, match="newer than this nasbench-txf reads"):
         Surrogate.load(tmp_path / "s", TOY)
-    (tmp_path / "s" / "size.lgb.txt").write_text("garbage")  # the other metrics are trees
-    (tmp_path / "s" / "surrogate.json").write_text(json.dumps(meta))
+    damaged_linear = {"kind": "linear", "coef": [0.5], "intercept": 1.0}
+    (tmp_path / "s" / "surrogate.json").write_text(json.dumps({**meta, "models": {"score": damaged_linear}}))
+    with pytest.raises(DataError, match=r"damaged surrogate model.*coefficients"):
+        Surrogate.load(tmp_path / "s", TOY)
+    (tmp_path / "s" / "garbage.lgb.txt").write_text("garbage")
+    damaged_trees = {"kind": "trees", "file": "garbage.lgb.txt", "offset": 0.0}
+    (tmp_path / "s" / "surrogate.json").write_text(json.dumps({**meta, "models": {"score": damaged_trees}}))
     with pytest.raises(DataError, match="damaged surrogate model"):
         Surrogate.load(tmp_path / "s", TOY)
 
