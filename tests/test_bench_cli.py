@@ -100,6 +100,8 @@ def test_info_and_surrogate_of_a_built_table(cli, toy_table: Path, tmp_path: Pat
         surrogate["score_std_across_archs"] / info["objective_typical_seed_noise_std"])
     assert surrogate["noise_model"] == "constant"  # toy-quadratic's noise is the same for every arch
     assert surrogate["noise_parameters"] == {}
+    assert surrogate["configs"]["score"] == surrogate["config"] and set(surrogate["configs"]) == {
+        "score", "size", "cost_seconds"}
     assert 0 <= info["objective_arch_signal_std"] < info["objective_std_across_archs"]
     assert fidelity["met"] == (fidelity["tau_over_noise_ceiling"] >= 0.9 and fidelity["spread_over_noise"] >= 2)
 

@@ -133,6 +133,7 @@ def describe(table: Table) -> dict[str, Any]:
         meta = json.loads(stored.read_text(encoding="utf-8"))
         out["surrogate"] = {k: meta[k] for k in ("archs", "config", "noise_std", "score_std_across_archs",
                                                  "validation")}
+        out["surrogate"]["configs"] = meta.get("configs", {})  # format 4: each metric's chosen model
         objective_noise = meta.get("noise", {}).get(meta["objective"], {"model": "constant"})  # format 1: one level
         out["surrogate"]["noise_model"] = objective_noise["model"]
         out["surrogate"]["noise_parameters"] = {k: v for k, v in objective_noise.items()
