@@ -50,6 +50,7 @@ FORMAT = "nasbench-txf surrogate"
 #: 2: noise of every metric, one level or per arch; 3: bad runs; 4: model kinds besides trees
 FORMAT_VERSION = 4
 
+
 def kendall(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.kendalltau(a, b).statistic)
 

@@ -25,7 +25,9 @@ surrogate's JSON: no pickle.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -123,13 +125,14 @@ def _robust_linear(x: np.ndarray, y: np.ndarray) -> LinearModel:
     return LinearModel(coef, intercept + float(np.mean(y - x @ coef - intercept)))
 
 
-CANDIDATES = ("trees-shallow", "trees-medium", "trees-deep", "robust-trees", "robust-linear")
+#: each candidate's name and its fit on (encodings, targets)
+CANDIDATES: dict[str, Callable[[np.ndarray, np.ndarray], MetricModel]] = {
+    **{f"trees-{size}": partial(_trees, size, "l2") for size in TREE_SIZES},
+    "robust-trees": partial(_trees, "shallow", "l1"),
+    "robust-linear": _robust_linear,
+}
 
 
 def fit_candidate(name: str, x: np.ndarray, y: np.ndarray) -> MetricModel:
-    """Fit the candidate called ``name`` (one of :data:`CANDIDATES`) on encodings ``x``."""
-    if name == "robust-linear":
-        return _robust_linear(x, y)
-    if name == "robust-trees":
-        return _trees("shallow", "l1", x, y)
-    return _trees(name.removeprefix("trees-"), "l2", x, y)
+    """Fit the candidate called ``name`` (a key of :data:`CANDIDATES`) on encodings ``x``."""
+    return CANDIDATES[name](x, y)

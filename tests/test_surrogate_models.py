@@ -24,7 +24,7 @@ def additive_data(n: int, bad_share: float, seed: int) -> tuple[np.ndarray, np.n
     return x, truth, measured
 
 
-@pytest.mark.parametrize("candidate", CANDIDATES)
+@pytest.mark.parametrize("candidate", list(CANDIDATES))
 def test_every_candidate_predicts_the_mean_of_what_it_was_fitted_on(candidate: str, tmp_path: Path) -> None:
     """Robust fits follow the typical arch; the shift makes them predict expected
     measurements again, bad runs included, as the surrogate's mean-zero noise needs."""
