@@ -88,6 +88,7 @@ class Outcome:
     train_loss: list[float]
     steps: int
     seconds: float
+    cpu_seconds: float
     precision: str
 
 
@@ -208,7 +209,7 @@ def train(model: nn.Module, data: Encoded, evaluations: Mapping[str, Encoded], t
     rng = np.random.default_rng(seed)
     lengths = np.array([len(row) for row in data.ids])
     torch.manual_seed(seed)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     selection = next(iter(evaluations))
     best: tuple[float, int, dict[str, torch.Tensor]] | None = None
     curve: list[float] = []
@@ -247,7 +248,8 @@ def train(model: nn.Module, data: Encoded, evaluations: Mapping[str, Encoded], t
         losses={name: loss for name, (loss, _) in predicted.items()},
         predictions={name: predictions for name, (_, predictions) in predicted.items()},
         best_epoch=best[1] + 1, selection_loss=curve, train_loss=train_curve, steps=step,
-        seconds=time.perf_counter() - started, precision="bf16" if autocast else "fp32",
+        seconds=time.perf_counter() - started, cpu_seconds=time.process_time() - cpu_started,
+        precision="bf16" if autocast else "fp32",
     )
 
 

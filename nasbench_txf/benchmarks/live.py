@@ -274,7 +274,8 @@ class Live(Benchmark):
         info = {
             "splits": splits, "selection_loss": outcome.selection_loss, "train_loss": outcome.train_loss,
             "best_epoch": outcome.best_epoch, "steps": outcome.steps, "train_seconds": outcome.seconds,
-            "train_rows": len(data.train), "device": device.type, "precision": outcome.precision, **transferred,
+            "train_cpu_seconds": outcome.cpu_seconds, "train_rows": len(data.train), "device": device.type,
+            "precision": outcome.precision, **transferred,
         }
         result = Result(metrics, time.perf_counter() - started, info=info)
         if checkpoint is not None:
