@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -49,6 +49,18 @@ class Benchmark(Plugin, ABC):
     def unsupported(cls, space: Space) -> str | None:
         """Why this benchmark cannot evaluate archs of ``space``, or ``None``."""
         return None
+
+    @classmethod
+    def card_metrics(cls, space: Space, task: str | None,
+                     options: Mapping[str, Any]) -> dict[str, Callable[[Arch], float]]:
+        """Metrics this benchmark computes from the card alone under ``options``, with no
+        training (a model's size, say), as functions of the arch.
+
+        A table this benchmark measured can then answer them exactly for any card: the
+        surrogate uses such a function where it reproduces every row of the table, instead
+        of learning the metric. None by default.
+        """
+        return {}
 
     @property
     @abstractmethod

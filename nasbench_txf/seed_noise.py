@@ -307,7 +307,9 @@ def choose_noise_model(deviations: SeedDeviations, maximize: bool = True) -> tup
     """The model with the highest held-out log-likelihood of the seed values in 5-fold
     cross-validation, if it also beats one level arch by arch (one-sided Wilcoxon
     signed-rank test on the paired per-arch log-likelihoods, p < :data:`SIGNIFICANCE`); else
-    ``constant``, as also below :data:`MIN_REPEATED` repeated archs.
+    ``constant``, as also below :data:`MIN_REPEATED` repeated archs and when the seeds of
+    some fold's training archs do not vary at all (the variation is in too few archs to
+    cross-validate: one arch of a deterministic metric measured with another recipe, say).
 
     The test keeps chance from choosing a richer model where one level is the truth; it
     ranks the archs' gains rather than summing them, so that one arch's large gain or loss
@@ -318,6 +320,8 @@ def choose_noise_model(deviations: SeedDeviations, maximize: bool = True) -> tup
     held_out = {kind: np.empty(len(deviations.dof)) for kind in MODELS}
     for train, test in KFold(5, shuffle=True, random_state=0).split(deviations.x):
         fitted = deviations.subset(train)
+        if fitted.pooled_variance() == 0:
+            return "constant", {}
         for kind in MODELS:
             held_out[kind][test] = fit_model(kind, fitted, maximize).log_likelihoods(deviations.subset(test))
     scores = {kind: float(values.sum()) for kind, values in held_out.items()}

@@ -78,7 +78,7 @@ def test_info_and_surrogate_of_a_built_table(cli, toy_table: Path, tmp_path: Pat
     info = json.loads(done.stdout)
     assert info["rows"] == 140 and info["archs"] == 80 and info["archs_by_seed_count"] == {"1": 50, "3": 30}
     assert info["objective"] == "score" and info["objective_std_across_archs"] > 0
-    assert "surrogate" not in info
+    assert "surrogate" not in info and info["measured_with"] == {}  # toy rows name no device
     assert set(info["signal_to_noise"]) == {"score"}  # size is the same at every seed
     score = info["signal_to_noise"]["score"]
     assert score["seed_noise_std"] == info["objective_seed_noise_std"] == pytest.approx(0.3, abs=0.1)

@@ -2,16 +2,19 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 import networkx as nx
 import numpy as np
 import pytest
 import torch
-from nbt_testing import GLUE, space
+from nbt_testing import GLUE, sample_archs, space
+from torch.utils.flop_counter import FlopCounterMode
 
 from nasbench_txf.errors import InvalidCardError
 from nasbench_txf.graphs import graph_hash
 from nasbench_txf.registry import get_space
+from nasbench_txf.spaces.flexibert.model import FlexiBERTModel
 from nasbench_txf.spaces.flexibert.presets import INITIAL_MODELS
 
 
@@ -203,6 +206,23 @@ def test_counts_of_parameters_and_flops() -> None:
     flops_tiny = sp.count_flops(tiny, vocab_size=30522, seq_len=128)
     assert sp.count_flops(mini, vocab_size=30522, seq_len=128) > 4 * flops_tiny
     assert sp.count_flops(tiny, vocab_size=30522, seq_len=64) < flops_tiny
+
+
+@pytest.mark.parametrize("sp", [flexibert(3), space2021(False)], ids=["flexibert-level-3", "flexibert-2021"])
+def test_counts_summed_from_parts_equal_the_built_models(sp) -> None:
+    """Counts are summed per layer configuration (fast enough for a surrogate to answer);
+    they must equal the whole model's parameters and torch's FLOP counter on its forward
+    pass (plus 5 N log2 N per DFT layer, which the counter does not see)."""
+    for arch in sample_archs(sp, 12, seed=4):
+        layers = sp.layers(arch)
+        model = FlexiBERTModel(layers, vocab_size=500, num_labels=3, max_len=32).eval()
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model(torch.zeros(1, 32, dtype=torch.long))
+        fft = sum(5 * n * math.log2(n) for x in layers if x.param == "DFT" for n in [32 * x.hidden])
+        assert sp.count_parameters(arch, vocab_size=500, num_labels=3, max_len=32) == sum(
+            p.numel() for p in model.parameters())
+        assert sp.count_flops(arch, vocab_size=500, seq_len=32, num_labels=3) == int(counter.get_total_flops() + fft)
 
 
 def test_space_cli_show_and_bad_card(cli) -> None:

@@ -58,10 +58,27 @@ def test_sst2_subset_end_to_end() -> None:
     assert result.metrics["params"] == FLEXIBERT.count_parameters(TINY, vocab_size=bench.tokenized.vocab_size,
                                                                   max_len=32)
     assert result.metrics["flops"] > 0 and result.metrics["latency_ms"] > 0
+    # the benchmark's counts from the card alone reproduce the trained model's, at the size
+    # the vocabulary came out (a table's surrogate answers them exactly where they do)
+    counted = Live.card_metrics(FLEXIBERT, "sst2", {**LIVE_SMALL, "vocab_size": str(bench.tokenized.vocab_size)})
+    assert {name: count(TINY) for name, count in counted.items()} == {
+        name: result.metrics[name] for name in ("params", "flops")}
     assert len(result.info["selection_loss"]) == result.info["best_epoch"] == 1
     assert result.info["steps"] == 256 // 32
     # both clocks are kept: wall time (what a sweep simulates) and CPU time (immune to contention)
     assert result.info["train_cpu_seconds"] > 0 and result.info["train_seconds"] > 0
+
+
+def test_card_metrics_only_where_the_options_tell_the_model_size(tmp_path: Path) -> None:
+    """A pretrained vocabulary's size and a custom task's classes are not in the options."""
+    assert set(Live.card_metrics(FLEXIBERT, "stsb", LIVE_SMALL)) == {"params", "flops"}
+    assert Live.card_metrics(FLEXIBERT, "sst2", {**LIVE_SMALL, "vocab": str(tmp_path)}) == {}
+    custom = {**LIVE_SMALL, "text_columns": "text"}
+    assert Live.card_metrics(FLEXIBERT, "toy", custom) == {}
+    regression = Live.card_metrics(FLEXIBERT, "toy", {**custom, "regression": "true"})
+    two_labels = Live.card_metrics(FLEXIBERT, "sst2", LIVE_SMALL)
+    hidden = FLEXIBERT.layers(TINY)[-1].hidden
+    assert two_labels["params"](TINY) - regression["params"](TINY) == hidden + 1  # one head output fewer
 
 
 def test_same_seed_same_result_other_seed_other_result() -> None:

@@ -17,6 +17,7 @@ from nasbench_txf.seed_noise import (
     BadRunNoise,
     ConstantNoise,
     SeedDeviations,
+    fit_noise,
     noise_level,
     signal_level,
     typical_noise_level,
@@ -132,3 +133,13 @@ def test_the_bad_runs_likelihood_is_the_gaussian_one_without_bad_runs() -> None:
     level = ConstantNoise.fit(deviations).level
     exact = ConstantNoise(level).log_likelihoods(deviations)
     assert np.allclose(BadRunNoise(level, 1e-12, 3 * level).log_likelihoods(deviations), exact, atol=1e-3)
+
+
+def test_variation_in_one_arch_only_gets_one_level_not_a_crash() -> None:
+    """A deterministic metric whose one arch was measured differently: most folds' training
+    archs do not vary at all, so no model can be cross-validated; one level is fitted."""
+    by_seed = [np.array([5.0, 5.0, 5.0]) for _ in range(30)]
+    by_seed[7] = np.array([5.0, 6.0, 5.0])
+    entry, model = fit_noise(np.eye(30), by_seed)
+    assert entry["model"] == "constant" and entry["log_likelihood"] == {}
+    assert isinstance(model, ConstantNoise) and model.level == pytest.approx(noise_level(by_seed))

@@ -13,8 +13,10 @@ from nbt_testing import space
 from nasbench_txf.bench_build import BuildRequest, build, plan
 from nasbench_txf.benchmarks.surrogate import SurrogateBenchmark
 from nasbench_txf.benchmarks.tabular import Tabular
+from nasbench_txf.cli.bench_cmd import describe
 from nasbench_txf.errors import DataError, InvalidCardError, OptionError
 from nasbench_txf.surrogate import Surrogate
+from nasbench_txf.surrogate_models import CANDIDATES
 from nasbench_txf.tabular import ROWS, Table
 
 TOY = space("toy-grid")
@@ -106,6 +108,36 @@ def test_surrogate_validation_noise_and_storage(toy_table: Path, tmp_path: Path)
     first, again, other = (bench.evaluate(unseen, seed=s) for s in (0, 0, 1))
     assert first == again and first.metrics["score"] != other.metrics["score"]
     assert first.cost_seconds > 0 and set(first.metrics) == {"score", "size"}
+
+
+def test_surrogate_counts_what_the_benchmark_computes_from_the_card(toy_table: Path, tmp_path: Path) -> None:
+    """toy-quadratic computes ``size`` from the card: the surrogate answers it exactly, for
+    archs it never saw as well, where the count reproduces every row; else it learns it."""
+    from nasbench_txf_toy import size_of
+
+    surrogate = Surrogate.fit(Table.read(toy_table), TOY)
+    assert surrogate.meta["counted"] == ["size"] and surrogate.meta["configs"]["size"] == "counted"
+    everything = list(TOY.enumerate())
+    assert surrogate.predict(everything)["size"].tolist() == [size_of(a) for a in everything]
+    surrogate.save(tmp_path / "s")
+    loaded = Surrogate.load(tmp_path / "s", TOY)
+    assert loaded.predict(everything).keys() == surrogate.predict(everything).keys()
+    assert loaded.predict(everything)["size"].tolist() == [size_of(a) for a in everything]
+    # one row the count does not reproduce (measured with another recipe, say): learned
+    tampered = tmp_path / "tampered"
+    shutil.copytree(toy_table, tampered)
+    lines = (tampered / ROWS).read_text().splitlines()
+    row = json.loads(lines[0])
+    row["metrics"]["size"] += 1
+    (tampered / ROWS).write_text("\n".join([json.dumps(row), *lines[1:]]) + "\n")
+    learned = Surrogate.fit(Table.read(tampered), TOY)
+    assert learned.meta["counted"] == [] and learned.meta["configs"]["size"] in CANDIDATES
+    # the benchmark that counts is gone (a plugin uninstalled): refused with a message
+    meta = json.loads((tmp_path / "s" / "surrogate.json").read_text())
+    meta["table"]["source"]["benchmark"] = "gone"
+    (tmp_path / "s" / "surrogate.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match="counts size as benchmark 'gone' does, which is not installed"):
+        Surrogate.load(tmp_path / "s", TOY)
 
 
 def test_any_metric_of_the_table_can_be_the_objective(toy_table: Path) -> None:
@@ -204,6 +236,16 @@ def test_the_built_in_table_is_a_valid_flexibert_sst2_table() -> None:
     assert len(presets) >= 3 and set(presets) <= set(table.by_arch())
     shipped = Surrogate.load(folder / "surrogate", flexibert)  # fitted on exactly these rows: `run` never refits
     assert (shipped.meta["table"], shipped.meta["table_rows"]) == (table.meta.to_json(), len(table.rows))
+    # every row says where it was trained: bf16 depends on the machine, not the recipe
+    measured_with = describe(table)["measured_with"]
+    assert sum(measured_with.values()) == len(table.rows)
+    assert set(measured_with) <= {f"{d}/{p}" for d in ("cpu", "cuda") for p in ("bf16", "fp32", "unrecorded")}
+    # parameters and FLOPs are counted from the card, and reproduce every measured row
+    assert shipped.meta["counted"] == ["params", "flops"]
+    ok = [row for row in table.rows if row.status == "ok"]
+    counted = shipped.predict([flexibert.arch(row.card) for row in ok], ["params", "flops"])
+    for metric, values in counted.items():
+        assert values.tolist() == [row.metrics[metric] for row in ok]
 
 
 def test_the_built_in_surrogate_answers_what_a_real_run_could_measure() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -112,6 +113,28 @@ class Live(Benchmark):
         if not isinstance(space, BuildsModels):
             return "the space builds no torch model for its cards (it does not implement build_model)"
         return None
+
+    @classmethod
+    def card_metrics(cls, space: Space, task: str | None,
+                     options: Mapping[str, Any]) -> dict[str, Callable[[Arch], float]]:
+        """``params`` and ``flops``, counted by the space for the recipe's vocabulary size,
+        sequence length and the task's number of labels.
+
+        Only where the options tell these: a trained vocabulary (a pretrained one's size is
+        in its folder, not the options; a trained one can also come out smaller than
+        ``vocab_size`` on a small corpus, which the surrogate's check against the rows
+        catches), and a GLUE task or a regression (a custom task's classes are in its data).
+        """
+        o = cls.make_options(dict(options))
+        if o.vocab or not isinstance(space, BuildsModels) or (o.text_columns and not o.regression):
+            return {}
+        labels = 1 if o.text_columns else glue_task(str(task or cls.default_task)).num_labels
+        return {
+            "params": lambda arch: float(space.count_parameters(
+                arch, vocab_size=o.vocab_size, num_labels=labels, max_len=o.max_len)),
+            "flops": lambda arch: float(space.count_flops(
+                arch, vocab_size=o.vocab_size, seq_len=o.max_len, num_labels=labels)),
+        }
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
@@ -268,7 +291,7 @@ class Live(Benchmark):
             **scores,
             "params": float(sum(p.numel() for p in model.parameters())),
             "flops": float(self.space.count_flops(  # type: ignore[attr-defined]
-                arch, vocab_size=data.vocab_size, seq_len=o.max_len)),
+                arch, vocab_size=data.vocab_size, seq_len=o.max_len, num_labels=num_labels)),
             "latency_ms": latency_ms(model, o.max_len, o.latency_batch, device),
         }
         info = {

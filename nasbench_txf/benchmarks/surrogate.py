@@ -73,7 +73,8 @@ class SurrogateBenchmark(TableBenchmark):
 
     def expected(self, archs: Sequence[Arch]) -> np.ndarray:
         """The surrogate's predicted mean (before the per-seed noise)."""
-        return np.asarray(self.model.predict(list(archs))[self.objective.name], dtype=float)
+        objective = self.objective.name
+        return np.asarray(self.model.predict(list(archs), [objective])[objective], dtype=float)
 
     def reference_archs(self) -> list[Arch]:
         """The whole space where it can be enumerated; otherwise the table's archs and a

@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,19 @@ def signal_to_noise(table: Table) -> dict[str, dict[str, float | None]]:
     return out
 
 
+def measured_with(table: Table) -> dict[str, int]:
+    """Rows by the device and precision their training ran in, e.g. ``{"cpu/bf16": 472}``
+    (rows of a live table; ``unrecorded`` before the precision was recorded).
+
+    bf16 is a speed option, not part of the recipe: whether it is used depends on the
+    machine (CUDA, or a CPU with native bf16), and it moves scores a little, so a table
+    built on several machines says what it mixes.
+    """
+    counts = Counter(f"{row.info['device']}/{row.info.get('precision', 'unrecorded')}"
+                     for row in table.rows if "device" in row.info)
+    return dict(sorted(counts.items()))
+
+
 def describe(table: Table) -> dict[str, Any]:
     by_arch = table.by_arch()
     objective = table.meta.metrics[0].name
@@ -127,6 +141,7 @@ def describe(table: Table) -> dict[str, Any]:
         "objective_arch_signal_std": signal_level(by_seed),
         "signal_to_noise": signal_to_noise(table),
         "measured_seconds": float(sum(r.cost_seconds for r in table.rows)),
+        "measured_with": measured_with(table),
     }
     stored = table.folder / "surrogate" / "surrogate.json"
     if stored.is_file():

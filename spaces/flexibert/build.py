@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from abc import abstractmethod
 from collections.abc import Sequence
+from functools import cache
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -13,28 +15,74 @@ from nasbench_txf.arch import Arch
 from nasbench_txf.spaces.flexibert import transfer
 from nasbench_txf.spaces.flexibert.elements import Layer
 from nasbench_txf.spaces.flexibert.graph import block_flops
-from nasbench_txf.spaces.flexibert.model import FlexiBERTModel
+from nasbench_txf.spaces.flexibert.model import EncoderLayer, FlexiBERTModel
 
 
 def parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def forward_flops(layers: Sequence[Layer], *, vocab_size: int, seq_len: int, num_labels: int = 2) -> int:
-    """FLOPs of one forward pass on one sequence of ``seq_len`` tokens.
+def linear_parameters(inputs: int, outputs: int) -> int:
+    return inputs * outputs + outputs
+
+
+@cache
+def layer_parameters(layer: Layer, max_len: int) -> int:
+    """Parameters of one encoder layer (its relative positions depend on ``max_len``)."""
+    return parameters(EncoderLayer(layer, max_len, dropout=0.0))
+
+
+@cache
+def layer_flops(layer: Layer, seq_len: int) -> int:
+    """FLOPs of one encoder layer on one sequence of ``seq_len`` tokens.
 
     Matrix products (linear layers, attention, convolutions, the DCT) are counted by torch's
-    FlopCounterMode on the real model; a DFT layer adds the textbook 5 N log2 N of a complex
+    FlopCounterMode on the real layer; a DFT layer adds the textbook 5 N log2 N of a complex
     FFT over its N = seq_len x hidden values, which the counter does not see.
     """
-    model = FlexiBERTModel(layers, vocab_size=vocab_size, num_labels=num_labels, max_len=seq_len).eval()
-    ids = torch.zeros(1, seq_len, dtype=torch.long)
+    module = EncoderLayer(layer, seq_len, dropout=0.0).eval()
+    x = torch.zeros(1, seq_len, layer.hidden)
+    mask, keep = torch.zeros(1, 1, 1, seq_len), torch.ones(1, seq_len, 1)
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        model(ids)
-    fft = sum(5 * n * math.log2(n) for x in layers if x.op == "LT" and x.param == "DFT"
-              for n in [seq_len * x.hidden])
+        module(x, mask, keep)
+    n = seq_len * layer.hidden
+    fft = 5 * n * math.log2(n) if layer.op == "LT" and layer.param == "DFT" else 0
     return int(counter.get_total_flops() + fft)
+
+
+def widths(layers: Sequence[Layer]) -> list[tuple[int, int]]:
+    """(input, output) width of the projection before each layer that changes the width."""
+    sizes = [layers[0].hidden] + [x.hidden for x in layers]
+    return [(a, b) for a, b in itertools.pairwise(sizes) if a != b]
+
+
+def model_parameters(layers: Sequence[Layer], *, vocab_size: int, num_labels: int, max_len: int) -> int:
+    """Parameters of :class:`FlexiBERTModel`, summed from its parts so that no model is built.
+
+    Token and segment embeddings with their layer norm, projections, encoder layers (each
+    counted once per configuration), pooler and head. Tested equal to the built model's count.
+    """
+    first, last = layers[0].hidden, layers[-1].hidden
+    embeddings = (vocab_size + 2) * first + 2 * first
+    projections = sum(linear_parameters(a, b) for a, b in widths(layers))
+    encoder = sum(layer_parameters(x, max_len) for x in layers)
+    return embeddings + projections + encoder + linear_parameters(last, last) + linear_parameters(last, num_labels)
+
+
+def forward_flops(layers: Sequence[Layer], *, seq_len: int, num_labels: int = 2) -> int:
+    """FLOPs of one forward pass of :class:`FlexiBERTModel` on one sequence of ``seq_len`` tokens.
+
+    Summed from its parts (:func:`layer_flops` per layer configuration, computed once; the
+    projections, the pooler on the first token and the head are plain matrix products;
+    embedding lookups and layer norms count none, as in FlopCounterMode), so that a count
+    takes microseconds once a space's layers have been seen: a surrogate answers the FLOPs of
+    every arch it is asked. Tested equal to FlopCounterMode on the whole model.
+    """
+    last = layers[-1].hidden
+    projections = sum(2 * seq_len * a * b for a, b in widths(layers))
+    encoder = sum(layer_flops(x, seq_len) for x in layers)
+    return projections + encoder + 2 * last * last + 2 * last * num_labels
 
 
 class BuildsFlexiBERTModels:
@@ -51,10 +99,11 @@ class BuildsFlexiBERTModels:
                               max_len=max_len, dropout=dropout)
 
     def count_parameters(self, arch: Arch, *, vocab_size: int, num_labels: int = 2, max_len: int = 128) -> int:
-        return parameters(self.build_model(arch, vocab_size=vocab_size, num_labels=num_labels, max_len=max_len))
+        return model_parameters(self.layers(arch), vocab_size=vocab_size, num_labels=num_labels, max_len=max_len)
 
-    def count_flops(self, arch: Arch, *, vocab_size: int, seq_len: int) -> int:
-        return forward_flops(self.layers(arch), vocab_size=vocab_size, seq_len=seq_len)
+    def count_flops(self, arch: Arch, *, vocab_size: int, seq_len: int, num_labels: int = 2) -> int:
+        """FLOPs per sequence (``vocab_size`` is accepted for symmetry: lookups cost none)."""
+        return forward_flops(self.layers(arch), seq_len=seq_len, num_labels=num_labels)
 
     def block_complexity(self, label: str) -> float | None:
         return block_flops(label)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +80,10 @@ class QuadraticOptions:
     crash_once: str = field(default="", metadata={"help": "marker file: the first evaluation creates it and dies"})
 
 
+def size_of(arch: Arch) -> float:
+    return float(sum(OPS.index(op) + 1 for op in arch.card["ops"]))
+
+
 def true_score(card: Mapping[str, Any]) -> float:
     """Matches to TARGET position by position, plus a bonus for full depth; optimum 4.25."""
     hits = sum(op == t for op, t in zip(card["ops"], TARGET, strict=False))
@@ -97,6 +101,11 @@ class ToyQuadratic(Benchmark):
     @classmethod
     def unsupported(cls, space: Space) -> str | None:
         return None if space.name == "toy-grid" else "it only knows toy-grid"
+
+    @classmethod
+    def card_metrics(cls, space: Space, task: str | None,
+                     options: Mapping[str, Any]) -> dict[str, Callable[[Arch], float]]:
+        return {"size": size_of}
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
@@ -124,6 +133,5 @@ class ToyQuadratic(Benchmark):
         noise = rng.normal() * scale
         if rng.random() < self.options.bad_runs:
             noise -= rng.exponential(10.0 * self.options.noise)
-        size = float(sum(OPS.index(op) + 1 for op in card["ops"]))
-        return Result({"score": true_score(card) + noise, "size": size},
+        return Result({"score": true_score(card) + noise, "size": size_of(arch)},
                       cost_seconds=10.0 + 5.0 * card["n"])
