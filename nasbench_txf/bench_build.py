@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -108,6 +109,18 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
+def changed_conditions(bench: Benchmark, table: Table) -> list[str]:
+    """Where this machine would measure otherwise than most of the table's rows did (a table
+    trained in bf16 resumed on a CPU without it, say: fp32, slower, and scores moved a little)."""
+    notes = []
+    for key, value in bench.conditions().items():
+        seen = Counter(str(row.info[key]) for row in table.rows if key in row.info)
+        if seen and (usual := seen.most_common(1)[0])[0] != value:
+            notes.append(f"note: this machine measures with {key} {value}, but {usual[1]} of the table's "
+                         f"{len(table.rows)} rows were measured with {key} {usual[0]}; the new rows record theirs")
+    return notes
+
+
 def build(request: BuildRequest, out: str | Path, *, workers: int = 1, progress: bool | None = None,
           on_row: Callable[[Row], None] | None = None) -> Table:
     """Measure every planned (arch, seed) not yet in the table at ``out``; returns the table."""
@@ -119,6 +132,9 @@ def build(request: BuildRequest, out: str | Path, *, workers: int = 1, progress:
     done = table.done()
     jobs = [(a, s) for a, s in plan(bench.space, request.n, request.seeds, request.repeated, request.sample_seed)
             if (a.id, s) not in done]
+    if jobs:
+        for note in changed_conditions(bench, table):
+            print(note, file=sys.stderr, flush=True)
     if hasattr(bench, "tokenized"):
         bench.tokenized  # noqa: B018 - train and cache the tokenizer once, before the workers start
     bar = tqdm(total=len(jobs), unit="eval", desc="build", disable=None if progress is None else not progress)

@@ -81,6 +81,14 @@ class Benchmark(Plugin, ABC):
         """
         return ""
 
+    def conditions(self) -> dict[str, str]:
+        """How this benchmark measures on this machine, where that can move its answers a
+        little without being one of its options (live training: the device, and whether it
+        runs in bf16, which depends on the hardware). Each row's info records the same keys,
+        and ``bench build`` says so when it resumes a table measured otherwise. None by
+        default."""
+        return {}
+
     def expected(self, archs: Sequence[Arch]) -> np.ndarray | None:
         """Noise-free objective values of ``archs`` (NaN where unknown), or ``None`` when this
         benchmark has no such values (live training).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -12,8 +13,10 @@ import torch
 from nbt_testing import GLUE, LIVE_SMALL, space
 from safetensors.torch import load_file
 
+from nasbench_txf.bench_build import BuildRequest, build
 from nasbench_txf.benchmarks.live import Live
 from nasbench_txf.errors import DataError, OptionError
+from nasbench_txf.tabular import ROWS
 from nasbench_txf.training import Recipe, uses_bf16
 
 FLEXIBERT = space("flexibert")
@@ -234,3 +237,23 @@ def test_failed_trainings_are_stored_as_failed_and_the_run_goes_on(tmp_path: Pat
     with Store.open(tmp_path / "failing.sqlite") as store:
         failed = [r for r in store.trials(summary.cell_id) if r.status == "failed"]
     assert failed and all("diverged" in (r.reason or "") and not r.metrics for r in failed)
+
+
+def test_a_build_resumed_under_other_conditions_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bf16 depends on the machine, not the recipe: resuming a table measured in another
+    precision is announced (rows record theirs), and an impossible device is an option error."""
+    request = BuildRequest("flexibert", {}, "live", "sst2", LIVE_SMALL, n=1, seeds=1)
+    build(request, tmp_path / "t", progress=False)
+    assert "note:" not in capsys.readouterr().err  # a new table: nothing to compare with
+    rows = (tmp_path / "t" / ROWS).read_text().splitlines()
+    row = json.loads(rows[0])
+    expected = row["info"]["precision"]
+    assert expected == live().conditions()["precision"] and row["info"]["device"] == "cpu"
+    row["info"]["precision"] = "fp16"  # as if measured on another machine
+    (tmp_path / "t" / ROWS).write_text(json.dumps(row) + "\n")
+    build(dataclasses.replace(request, n=2), tmp_path / "t", progress=False)
+    assert (f"note: this machine measures with precision {expected}, but 1 of the table's 1 rows were "
+            "measured with precision fp16") in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with pytest.raises(OptionError, match="device=cuda but torch sees no CUDA device"):
+            live(device="cuda").conditions()

@@ -47,7 +47,7 @@ from nasbench_txf.tasks import (
     task_folder,
 )
 from nasbench_txf.tokenizer import pretrained_tokenizer, trained_tokenizer
-from nasbench_txf.training import Diverged, Encoded, Recipe, latency_ms, resolve_device, train
+from nasbench_txf.training import Diverged, Encoded, Recipe, latency_ms, resolve_device, train, uses_bf16
 
 CHECKPOINT_FORMAT = "nasbench-txf checkpoint 1"
 
@@ -145,6 +145,13 @@ class Live(Benchmark):
             Metric("flops", maximize=False, unit="FLOPs/sequence"),
             Metric("latency_ms", maximize=False, unit="ms", timed=True),
         )
+
+    def conditions(self) -> dict[str, str]:
+        try:
+            device = resolve_device(self.options)
+        except ValueError as exc:  # device=cuda on a machine without one
+            raise OptionError(f"benchmark live: {exc}") from None
+        return {"device": device.type, "precision": "bf16" if uses_bf16(self.options, device) else "fp32"}
 
     # -- data ----------------------------------------------------------------------------------
     def _load(self, task: str) -> tuple[TaskSpec, TaskData]:

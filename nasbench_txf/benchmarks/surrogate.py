@@ -59,8 +59,11 @@ class SurrogateBenchmark(TableBenchmark):
 
     @property
     def version(self) -> str:
-        """The table's rows, and the objective's noise model where it is not one level for all."""
-        return super().version + ("" if self.noise_kind == "constant" else f"/{self.noise_kind}-noise")
+        """The table's rows, the metrics counted from the card (a surrogate of format 4 and
+        older learned them: its answers differ), and the objective's noise model where it is
+        not one level for all."""
+        counted = "".join(f"/counted-{name}" for name in self.model.counted)
+        return super().version + counted + ("" if self.noise_kind == "constant" else f"/{self.noise_kind}-noise")
 
     def evaluate(self, arch: Arch, seed: int) -> Result:
         predicted = {name: float(values[0]) for name, values in self.model.predict([arch]).items()}
