@@ -46,7 +46,7 @@ from sklearn.model_selection import KFold
 
 from nasbench_txf.arch import Arch
 from nasbench_txf.encodings.onehot import OneHot
-from nasbench_txf.errors import DataError, UnknownNameError
+from nasbench_txf.errors import DataError, OptionError, PluginLoadError, UnknownNameError
 from nasbench_txf.registry import get_benchmark
 from nasbench_txf.seed_noise import BadRunNoise, ConstantNoise, NoiseModel, PerArchNoise, fit_noise
 from nasbench_txf.space import Space
@@ -146,10 +146,14 @@ def out_of_fold(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return predicted
 
 
+#: why the benchmark that measured a table cannot count here: not installed, failing to
+#: load, or an older recipe's options it no longer takes
+COUNTING_ERRORS = (UnknownNameError, PluginLoadError, OptionError)
+
+
 def card_metrics(table_meta: dict[str, Any], space: Space) -> dict[str, Callable[[Arch], float]]:
     """What the benchmark that measured a table computes from the card alone, under the
-    table's recipe (none for an imported table). Raises ``UnknownNameError`` when that
-    benchmark is not installed."""
+    table's recipe (none for an imported table); raises one of :data:`COUNTING_ERRORS`."""
     source = table_meta["source"]
     if "benchmark" not in source:
         return {}
@@ -163,8 +167,8 @@ def counted_metrics(table: Table, space: Space, targets: ArchTargets) -> dict[st
     """
     try:
         functions = card_metrics(table.meta.to_json(), space)
-    except UnknownNameError:
-        return {}  # measured by a benchmark plugin that is not installed: learn them all
+    except COUNTING_ERRORS:
+        return {}  # e.g. measured by a benchmark plugin that is not installed: learn them all
     return {
         name: function for name, function in functions.items()
         if name in targets.means and name != table.meta.metrics[0].name
@@ -275,9 +279,10 @@ class Surrogate:
             return {}
         try:
             functions = card_metrics(meta["table"], space)
-        except UnknownNameError:
+        except COUNTING_ERRORS as exc:
+            why = "is not installed" if isinstance(exc, UnknownNameError) else f"cannot here ({exc})"
             raise DataError(f"the surrogate counts {', '.join(names)} as benchmark "
-                            f"{meta['table']['source']['benchmark']!r} does, which is not installed") from None
+                            f"{meta['table']['source']['benchmark']!r} does, which {why}") from None
         missing = [name for name in names if name not in functions]
         if missing:
             raise ValueError(f"the table's benchmark counts no {', '.join(missing)} from the card")

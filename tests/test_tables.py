@@ -284,3 +284,16 @@ def test_run_against_a_table_from_the_cli(cli, toy_table: Path, tmp_path: Path) 
     wrong = cli("run", "--space", "flexibert", "--strategy", "rs", "--benchmark", "tabular",
                 "--benchmark-opt", f"table={toy_table}", "--store", str(tmp_path / "x.sqlite"))
     assert wrong.returncode == 2 and "measured space" in wrong.stderr and not (tmp_path / "x.sqlite").exists()
+
+
+def test_a_surrogate_counting_with_a_recipe_its_benchmark_no_longer_takes_is_refused(tmp_path: Path) -> None:
+    from nasbench_txf.builtin_tables import builtin_folders
+
+    (folder,) = [f for f in builtin_folders() if f.name == "flexibert-sst2"]
+    shutil.copytree(folder / "surrogate", tmp_path / "s")
+    meta = json.loads((tmp_path / "s" / "surrogate.json").read_text())
+    meta["table"]["source"]["options"]["retired"] = 1  # an option of an older nasbench-txf
+    (tmp_path / "s" / "surrogate.json").write_text(json.dumps(meta))
+    refused = r"counts params, flops as benchmark 'live' does, which cannot here \(.*retired"
+    with pytest.raises(DataError, match=refused):
+        Surrogate.load(tmp_path / "s", space("flexibert"))
