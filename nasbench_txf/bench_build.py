@@ -116,8 +116,8 @@ def changed_conditions(bench: Benchmark, table: Table) -> list[str]:
     for key, value in bench.conditions().items():
         seen = Counter(str(row.info[key]) for row in table.rows if key in row.info)
         if seen and (usual := seen.most_common(1)[0])[0] != value:
-            notes.append(f"note: this machine measures with {key} {value}, but {usual[1]} of the table's "
-                         f"{len(table.rows)} rows were measured with {key} {usual[0]}; the new rows record theirs")
+            notes.append(f"note: this machine measures with {key} = {value}, but {usual[1]} of the table's "
+                         f"{len(table.rows)} rows were measured with {key} = {usual[0]}; the new rows record theirs")
     return notes
 
 
@@ -128,7 +128,14 @@ def build(request: BuildRequest, out: str | Path, *, workers: int = 1, progress:
     if "threads" in option_fields(get_benchmark(request.benchmark).Options):  # share the cores among workers
         options.setdefault("threads", str(max(1, (os.cpu_count() or 1) // max(1, workers))))
     bench = open_benchmark(request.space, request.space_options, request.benchmark, request.task, options)
-    table = Table.create(out, table_meta(bench))
+    created = Table.create(out, table_meta(bench))
+    with created.writing():
+        table = Table.read(created.folder)  # the rows as they are now that no other process writes
+        return _measure_missing(request, bench, options, table, workers, progress, on_row)
+
+
+def _measure_missing(request: BuildRequest, bench: Benchmark, options: dict[str, Any], table: Table, workers: int,
+                     progress: bool | None, on_row: Callable[[Row], None] | None) -> Table:
     done = table.done()
     jobs = [(a, s) for a, s in plan(bench.space, request.n, request.seeds, request.repeated, request.sample_seed)
             if (a.id, s) not in done]

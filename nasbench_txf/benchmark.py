@@ -62,6 +62,19 @@ class Benchmark(Plugin, ABC):
         """
         return {}
 
+    @classmethod
+    def timed_metrics(cls, space: Space, task: str | None,
+                      options: Mapping[str, Any]) -> dict[str, Callable[[Arch], float]]:
+        """Timed metrics (``Metric.timed``) this benchmark can measure from the card alone
+        under ``options``, on this machine (an untrained model's inference latency, say),
+        as functions of the arch. ``options`` include the speed options (``device``,
+        ``threads``) the timing runs with.
+
+        A table built over several machines mixes their timings; ``bench retime`` measures
+        these again for every row on one machine. None by default.
+        """
+        return {}
+
     @property
     @abstractmethod
     def metrics(self) -> tuple[Metric, ...]:

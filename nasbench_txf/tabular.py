@@ -21,9 +21,11 @@ deterministically (``seed mod`` the number of measured seeds).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,16 +144,35 @@ class Table:
         write_atomic(folder / METADATA, json.dumps(meta.to_json(), indent=2, sort_keys=True) + "\n")
         return cls(folder, meta, [])
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the right to write this table's rows: a second writer (another ``bench
+        build`` on the same folder, a ``bench retime`` while a build appends) is refused
+        instead of losing or doubling rows. An advisory lock on ``metadata.json``, released
+        when the holder exits, killed included."""
+        with (self.folder / METADATA).open("rb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise DataError(f"{self.folder}: another nasbench-txf process is writing this table "
+                                "(a bench build or bench retime); try again when it has finished") from None
+            yield
+
     def append(self, rows: Iterable[Row]) -> None:
         """Append rows durably (each line flushed and synced as it is written)."""
         path = self.folder / ROWS
         cut_partial_line(path)
         with path.open("a", encoding="utf-8") as handle:
             for row in rows:
-                handle.write(json.dumps(asdict(row), sort_keys=True, allow_nan=False) + "\n")
+                handle.write(row_line(row))
                 handle.flush()
                 os.fsync(handle.fileno())
                 self.rows.append(row)
+
+    def rewrite(self, rows: list[Row]) -> None:
+        """Replace every row at once: a crash leaves the old rows or the new, never a mix."""
+        write_atomic(self.folder / ROWS, "".join(row_line(row) for row in rows))
+        self.rows = list(rows)
 
     def done(self) -> set[tuple[str, int]]:
         return {(row.arch_id, row.seed) for row in self.rows}
@@ -163,6 +184,10 @@ class Table:
         for rows in out.values():
             rows.sort(key=lambda r: r.seed)
         return out
+
+
+def row_line(row: Row) -> str:
+    return json.dumps(asdict(row), sort_keys=True, allow_nan=False) + "\n"
 
 
 def read_rows(path: Path) -> Iterator[Row]:
@@ -187,7 +212,10 @@ def cut_partial_line(path: Path) -> None:
 
 def write_atomic(path: Path, text: str) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(text, encoding="utf-8")
+    with partial.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
     partial.replace(path)
 
 

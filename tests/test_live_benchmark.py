@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 from nasbench_txf.bench_build import BuildRequest, build
 from nasbench_txf.benchmarks.live import Live
 from nasbench_txf.errors import DataError, OptionError
+from nasbench_txf.machine import describe
 from nasbench_txf.tabular import ROWS
 from nasbench_txf.training import Recipe, uses_bf16
 
@@ -66,6 +67,10 @@ def test_sst2_subset_end_to_end() -> None:
     counted = Live.card_metrics(FLEXIBERT, "sst2", {**LIVE_SMALL, "vocab_size": str(bench.tokenized.vocab_size)})
     assert {name: count(TINY) for name, count in counted.items()} == {
         name: result.metrics[name] for name in ("params", "flops")}
+    # an untrained model of the card takes about as long (what bench retime times)
+    timed = Live.timed_metrics(FLEXIBERT, "sst2", {**LIVE_SMALL, "device": "cpu"})
+    assert 0.2 < timed["latency_ms"](TINY) / result.metrics["latency_ms"] < 5
+    assert result.info["timed_on"] == describe(torch.device("cpu"), 1)
     assert len(result.info["selection_loss"]) == result.info["best_epoch"] == 1
     assert result.info["steps"] == 256 // 32
     # both clocks are kept: wall time (what a sweep simulates) and CPU time (immune to contention)
@@ -75,9 +80,11 @@ def test_sst2_subset_end_to_end() -> None:
 def test_card_metrics_only_where_the_options_tell_the_model_size(tmp_path: Path) -> None:
     """A pretrained vocabulary's size and a custom task's classes are not in the options."""
     assert set(Live.card_metrics(FLEXIBERT, "stsb", LIVE_SMALL)) == {"params", "flops"}
-    assert Live.card_metrics(FLEXIBERT, "sst2", {**LIVE_SMALL, "vocab": str(tmp_path)}) == {}
+    assert set(Live.timed_metrics(FLEXIBERT, "stsb", LIVE_SMALL)) == {"latency_ms"}
     custom = {**LIVE_SMALL, "text_columns": "text"}
-    assert Live.card_metrics(FLEXIBERT, "toy", custom) == {}
+    for metrics in (Live.card_metrics, Live.timed_metrics):
+        assert metrics(FLEXIBERT, "sst2", {**LIVE_SMALL, "vocab": str(tmp_path)}) == {}
+        assert metrics(FLEXIBERT, "toy", custom) == {}
     regression = Live.card_metrics(FLEXIBERT, "toy", {**custom, "regression": "true"})
     two_labels = Live.card_metrics(FLEXIBERT, "sst2", LIVE_SMALL)
     hidden = FLEXIBERT.layers(TINY)[-1].hidden
@@ -252,8 +259,8 @@ def test_a_build_resumed_under_other_conditions_says_so(tmp_path: Path, capsys: 
     row["info"]["precision"] = "fp16"  # as if measured on another machine
     (tmp_path / "t" / ROWS).write_text(json.dumps(row) + "\n")
     build(dataclasses.replace(request, n=2), tmp_path / "t", progress=False)
-    assert (f"note: this machine measures with precision {expected}, but 1 of the table's 1 rows were "
-            "measured with precision fp16") in capsys.readouterr().err
+    assert (f"note: this machine measures with precision = {expected}, but 1 of the table's 1 rows were "
+            "measured with precision = fp16") in capsys.readouterr().err
     if not torch.cuda.is_available():
         with pytest.raises(OptionError, match="device=cuda but torch sees no CUDA device"):
             live(device="cuda").conditions()

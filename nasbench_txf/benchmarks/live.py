@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from nasbench_txf.arch import Arch, canonical_json
 from nasbench_txf.benchmark import Benchmark
 from nasbench_txf.errors import DataError, OptionError
+from nasbench_txf.machine import describe
 from nasbench_txf.options import option, options_dict
 from nasbench_txf.result import Metric, Result
 from nasbench_txf.space import BuildsModels, Space, TransfersWeights
@@ -78,6 +79,13 @@ class LiveOptions(Recipe):
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
 
 
+def _device(options: Recipe) -> torch.device:
+    try:
+        return resolve_device(options)
+    except ValueError as exc:  # device=cuda on a machine without one
+        raise OptionError(f"benchmark live: {exc}") from None
+
+
 @dataclass(frozen=True)
 class TaskData:
     """The training rows and the evaluation splits (dev first: it selects the epoch)."""
@@ -114,27 +122,54 @@ class Live(Benchmark):
             return "the space builds no torch model for its cards (it does not implement build_model)"
         return None
 
+    @staticmethod
+    def _model_shape(task: str | None, options: LiveOptions) -> tuple[int, int] | None:
+        """(vocabulary size, labels) of the models ``options`` train on ``task``, where the
+        options tell them: a trained vocabulary (a pretrained one's size is in its folder,
+        not the options; a trained one can also come out smaller than ``vocab_size`` on a
+        small corpus, which the surrogate's check against the rows catches), and a GLUE task
+        or a regression (a custom task's classes are in its data)."""
+        if options.vocab or (options.text_columns and not options.regression):
+            return None
+        labels = 1 if options.text_columns else glue_task(str(task or Live.default_task)).num_labels
+        return options.vocab_size, labels
+
     @classmethod
     def card_metrics(cls, space: Space, task: str | None,
                      options: Mapping[str, Any]) -> dict[str, Callable[[Arch], float]]:
         """``params`` and ``flops``, counted by the space for the recipe's vocabulary size,
-        sequence length and the task's number of labels.
-
-        Only where the options tell these: a trained vocabulary (a pretrained one's size is
-        in its folder, not the options; a trained one can also come out smaller than
-        ``vocab_size`` on a small corpus, which the surrogate's check against the rows
-        catches), and a GLUE task or a regression (a custom task's classes are in its data).
-        """
+        sequence length and the task's number of labels (where the options tell those)."""
         o = cls.make_options(dict(options))
-        if o.vocab or not isinstance(space, BuildsModels) or (o.text_columns and not o.regression):
+        if not isinstance(space, BuildsModels) or (shape := cls._model_shape(task, o)) is None:
             return {}
-        labels = 1 if o.text_columns else glue_task(str(task or cls.default_task)).num_labels
+        vocab_size, labels = shape
         return {
             "params": lambda arch: float(space.count_parameters(
-                arch, vocab_size=o.vocab_size, num_labels=labels, max_len=o.max_len)),
+                arch, vocab_size=vocab_size, num_labels=labels, max_len=o.max_len)),
             "flops": lambda arch: float(space.count_flops(
-                arch, vocab_size=o.vocab_size, seq_len=o.max_len, num_labels=labels)),
+                arch, vocab_size=vocab_size, seq_len=o.max_len, num_labels=labels)),
         }
+
+    @classmethod
+    def timed_metrics(cls, space: Space, task: str | None,
+                      options: Mapping[str, Any]) -> dict[str, Callable[[Arch], float]]:
+        """``latency_ms`` of an untrained model of the card, timed as :meth:`evaluate` times
+        the trained one (inference in fp32 on ``max_len`` tokens, batch ``latency_batch``):
+        the weights' values do not change how long a forward pass takes."""
+        o = cls.make_options(dict(options))
+        if not isinstance(space, BuildsModels) or (shape := cls._model_shape(task, o)) is None:
+            return {}
+        vocab_size, labels = shape
+        device = _device(o)
+
+        def latency(arch: Arch) -> float:
+            if o.threads:
+                torch.set_num_threads(o.threads)
+            torch.manual_seed(0)
+            model = space.build_model(arch, vocab_size=vocab_size, num_labels=labels, max_len=o.max_len)
+            return latency_ms(model.to(device), o.max_len, o.latency_batch, device)
+
+        return {"latency_ms": latency}
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
@@ -147,11 +182,9 @@ class Live(Benchmark):
         )
 
     def conditions(self) -> dict[str, str]:
-        try:
-            device = resolve_device(self.options)
-        except ValueError as exc:  # device=cuda on a machine without one
-            raise OptionError(f"benchmark live: {exc}") from None
-        return {"device": device.type, "precision": "bf16" if uses_bf16(self.options, device) else "fp32"}
+        device = _device(self.options)
+        return {"device": device.type, "precision": "bf16" if uses_bf16(self.options, device) else "fp32",
+                "timed_on": describe(device, self.options.threads or torch.get_num_threads())}
 
     # -- data ----------------------------------------------------------------------------------
     def _load(self, task: str) -> tuple[TaskSpec, TaskData]:
@@ -305,7 +338,7 @@ class Live(Benchmark):
             "splits": splits, "selection_loss": outcome.selection_loss, "train_loss": outcome.train_loss,
             "best_epoch": outcome.best_epoch, "steps": outcome.steps, "train_seconds": outcome.seconds,
             "train_cpu_seconds": outcome.cpu_seconds, "train_rows": len(data.train), "device": device.type,
-            "precision": outcome.precision, **transferred,
+            "precision": outcome.precision, "timed_on": describe(device, torch.get_num_threads()), **transferred,
         }
         result = Result(metrics, time.perf_counter() - started, info=info)
         if checkpoint is not None:

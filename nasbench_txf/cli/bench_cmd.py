@@ -1,4 +1,4 @@
-"""``nasbench-txf bench build|import|export|info|surrogate``: make and inspect tables."""
+"""``nasbench-txf bench build|import|export|info|surrogate|retime``: make and inspect tables."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from nasbench_txf.cli.common import add_plugin_options, emit, plugin_options
 from nasbench_txf.errors import UserError
 from nasbench_txf.registry import get_space
 from nasbench_txf.result import Metric
+from nasbench_txf.retime import retime
 from nasbench_txf.seed_noise import noise_level, signal_level, typical_noise_level
 from nasbench_txf.space import Space
 from nasbench_txf.surrogate import Surrogate, fidelity
@@ -55,7 +56,12 @@ def register(sub: Any) -> None:
     info.add_argument("table", nargs="?", help="table folder or built-in table name (default: all built-in)")
     fit = actions.add_parser("surrogate", help="fit the table's surrogate and store it in TABLE/surrogate/")
     fit.add_argument("table")
-    for action in (b, imp, info, fit):
+    timing = actions.add_parser("retime", help="measure the timed metrics (latency) of every row again, "
+                                               "on this machine")
+    timing.add_argument("table", help="table folder or built-in table name")
+    timing.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to time (default: cpu)")
+    timing.add_argument("--threads", type=int, default=1, help="torch threads while timing (default: 1)")
+    for action in (b, imp, info, fit, timing):
         action.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(handler=handle)
 
@@ -119,6 +125,15 @@ def measured_with(table: Table) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def timed_on(table: Table) -> dict[str, int]:
+    """Rows by the machine that measured their timed metrics (``unrecorded`` for rows that do
+    not say); empty for a table with no timed metric."""
+    if not any(m.timed for m in table.meta.metrics):
+        return {}
+    counts = Counter(str(row.info.get("timed_on", "unrecorded")) for row in table.rows if row.status == "ok")
+    return dict(sorted(counts.items()))
+
+
 def describe(table: Table) -> dict[str, Any]:
     by_arch = table.by_arch()
     objective = table.meta.metrics[0].name
@@ -142,6 +157,7 @@ def describe(table: Table) -> dict[str, Any]:
         "signal_to_noise": signal_to_noise(table),
         "measured_seconds": float(sum(r.cost_seconds for r in table.rows)),
         "measured_with": measured_with(table),
+        "timed_on": timed_on(table),
     }
     stored = table.folder / "surrogate" / "surrogate.json"
     if stored.is_file():
@@ -200,6 +216,12 @@ def handle(args: argparse.Namespace) -> int:
         table = find_table(args.table)
         Surrogate.fit(table, table_space(table)).save(table.folder / "surrogate")
         summary = describe(table)
+    elif args.action == "retime":
+        if args.threads < 1:
+            raise UserError(f"--threads must be at least 1, got {args.threads}")
+        report = retime(find_table(args.table), device=args.device, threads=args.threads)
+        summary = {"rows": report.rows, "metrics": list(report.metrics), "timed_on": report.timed_on,
+                   "median_new_over_build": report.median_ratio}
     else:
         tables = [find_table(args.table)] if args.table else [Table.read(f) for f in builtin_folders()]
         summary = {"tables": [describe(t) for t in tables]} if not args.table else describe(tables[0])
