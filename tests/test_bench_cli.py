@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from nbt_testing import space
 
-from nasbench_txf.tabular import Table
+from nasbench_txf.cli.bench_cmd import condition_effects, measured_with
+from nasbench_txf.tabular import ROWS, Table
 
 SPACE_2021 = space("flexibert-2021")
 
@@ -104,6 +105,23 @@ def test_info_and_surrogate_of_a_built_table(cli, toy_table: Path, tmp_path: Pat
         "score", "size", "cost_seconds"}
     assert 0 <= info["objective_arch_signal_std"] < info["objective_std_across_archs"]
     assert fidelity["met"] == (fidelity["tau_over_noise_ceiling"] >= 0.9 and fidelity["spread_over_noise"] >= 2)
+
+
+def test_info_measures_how_far_the_objective_moves_between_conditions(toy_table: Path, tmp_path: Path) -> None:
+    """As if seed 0 had been trained in bf16 and seeds 1 and 2 elsewhere in fp32, 0.5 higher."""
+    folder = tmp_path / "mixed"
+    shutil.copytree(toy_table, folder)
+    rows = [json.loads(line) for line in (folder / ROWS).read_text().splitlines()]
+    for row in rows:
+        row["info"] = {"device": "cpu", "precision": "bf16" if row["seed"] == 0 else "fp32"}
+        row["metrics"]["score"] += 0.5 * (row["seed"] > 0)
+    (folder / ROWS).write_text("".join(json.dumps(row) + "\n" for row in rows))
+    table = Table.read(folder)
+    assert measured_with(table) == {"cpu/bf16": 80, "cpu/fp32": 60}
+    effects = condition_effects(table)
+    assert list(effects) == ["cpu/fp32 - cpu/bf16"]  # only the 30 archs at 3 seeds have both
+    effect = effects["cpu/fp32 - cpu/bf16"]
+    assert effect["archs"] == 30 and abs(effect["mean"] - 0.5) < 3 * effect["std_error"] < 0.3
 
 
 def test_bad_imports_write_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import sys
 from collections import Counter
@@ -23,7 +24,7 @@ from nasbench_txf.seed_noise import noise_level, signal_level, typical_noise_lev
 from nasbench_txf.space import Space
 from nasbench_txf.surrogate import Surrogate, fidelity
 from nasbench_txf.table_import import import_table
-from nasbench_txf.tabular import Table
+from nasbench_txf.tabular import Row, Table
 
 
 def register(sub: Any) -> None:
@@ -120,9 +121,36 @@ def measured_with(table: Table) -> dict[str, int]:
     machine (CUDA, or a CPU with native bf16), and it moves scores a little, so a table
     built on several machines says what it mixes.
     """
-    counts = Counter(f"{row.info['device']}/{row.info.get('precision', 'unrecorded')}"
-                     for row in table.rows if "device" in row.info)
+    counts = Counter(condition(row) for row in table.rows if "device" in row.info)
     return dict(sorted(counts.items()))
+
+
+def condition(row: Row) -> str:
+    return f"{row.info['device']}/{row.info.get('precision', 'unrecorded')}"
+
+
+def condition_effects(table: Table) -> dict[str, dict[str, float | int | None]]:
+    """How far the objective moves between two conditions of :func:`measured_with`
+    (``"cpu/fp32 - cpu/bf16"``), from the archs measured under both: the mean over those
+    archs of the difference of their means, with its standard error.
+
+    Seed noise averages out of the difference, and the arch is the same on both sides, so
+    what is left is the condition's effect: whether a table built on several machines can
+    pool their rows.
+    """
+    objective = table.meta.metrics[0].name
+    by_arch: dict[str, dict[str, list[float]]] = {}
+    for row in table.rows:
+        if row.status == "ok" and "device" in row.info:
+            by_arch.setdefault(row.arch_id, {}).setdefault(condition(row), []).append(row.metrics[objective])
+    differences: dict[str, list[float]] = {}
+    for groups in by_arch.values():
+        for first, second in itertools.combinations(sorted(groups), 2):
+            differences.setdefault(f"{second} - {first}", []).append(
+                float(np.mean(groups[second]) - np.mean(groups[first])))
+    return {pair: {"archs": len(d), "mean": float(np.mean(d)),
+                   "std_error": float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None}
+            for pair, d in sorted(differences.items())}
 
 
 def timed_on(table: Table) -> dict[str, int]:
@@ -157,6 +185,7 @@ def describe(table: Table) -> dict[str, Any]:
         "signal_to_noise": signal_to_noise(table),
         "measured_seconds": float(sum(r.cost_seconds for r in table.rows)),
         "measured_with": measured_with(table),
+        "condition_effects": condition_effects(table),
         "timed_on": timed_on(table),
     }
     stored = table.folder / "surrogate" / "surrogate.json"
