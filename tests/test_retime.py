@@ -63,7 +63,9 @@ def test_retime_replaces_the_timed_metric_and_keeps_the_build_values(cli, live_t
         assert 0 < new["metrics"].pop("latency_ms") < old["metrics"].pop("latency_ms") / 10
         assert new["metrics"] == old["metrics"]  # score, loss, params, FLOPs untouched
 
+    threads = torch.get_num_threads()
     again = retime(Table.read(folder), progress=False)  # the build's values survive a second retime
+    assert torch.get_num_threads() == threads  # timed on one thread, then given back
     assert again.median_ratio["latency_ms"] < 0.01
     kept = [json.loads(line)["info"]["build_timing"] for line in (folder / ROWS).read_text().splitlines()]
     assert kept == measured

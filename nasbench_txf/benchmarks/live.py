@@ -47,6 +47,7 @@ from nasbench_txf.tasks import (
     read_examples,
     task_folder,
 )
+from nasbench_txf.threads import torch_threads
 from nasbench_txf.tokenizer import pretrained_tokenizer, trained_tokenizer
 from nasbench_txf.training import Diverged, Encoded, Recipe, latency_ms, resolve_device, train, uses_bf16
 
@@ -163,11 +164,10 @@ class Live(Benchmark):
         device = _device(o)
 
         def latency(arch: Arch) -> float:
-            if o.threads:
-                torch.set_num_threads(o.threads)
-            torch.manual_seed(0)
-            model = space.build_model(arch, vocab_size=vocab_size, num_labels=labels, max_len=o.max_len)
-            return latency_ms(model.to(device), o.max_len, o.latency_batch, device)
+            with torch_threads(o.threads):
+                torch.manual_seed(0)
+                model = space.build_model(arch, vocab_size=vocab_size, num_labels=labels, max_len=o.max_len)
+                return latency_ms(model.to(device), o.max_len, o.latency_batch, device)
 
         return {"latency_ms": latency}
 
