@@ -171,7 +171,11 @@ class Table:
 
     def rewrite(self, rows: list[Row]) -> None:
         """Replace every row at once: a crash leaves the old rows or the new, never a mix."""
-        write_atomic(self.folder / ROWS, "".join(row_line(row) for row in rows))
+        try:
+            write_atomic(self.folder / ROWS, "".join(row_line(row) for row in rows))
+        except OSError as exc:
+            raise DataError(f"{self.folder}: cannot write the table's rows ({exc.strerror or exc}); "
+                            "nothing was changed") from None
         self.rows = list(rows)
 
     def done(self) -> set[tuple[str, int]]:
@@ -211,12 +215,17 @@ def cut_partial_line(path: Path) -> None:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all; an error leaves it (and no temporary file) behind."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with partial.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    partial.replace(path)
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def lookup(rows_by_arch: Mapping[str, list[Row]], arch: Arch, seed: int) -> Row:

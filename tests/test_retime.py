@@ -88,6 +88,22 @@ def test_one_writer_at_a_time(live_table: Path, tmp_path: Path) -> None:
         pass
 
 
+def test_a_table_that_cannot_be_written_is_left_as_it_was(live_table: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "t"
+    shutil.copytree(live_table, folder)
+    rows = (folder / ROWS).read_bytes()
+
+    def refuse(self: Path, target: Path) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "replace", refuse)  # e.g. the read-only copy inside an installed package
+    with pytest.raises(DataError, match="cannot write the table's rows \\(Permission denied\\); nothing was changed"):
+        retime(Table.read(folder), progress=False)
+    assert (folder / ROWS).read_bytes() == rows and sorted(p.name for p in folder.iterdir()) == sorted(
+        p.name for p in live_table.iterdir())  # no temporary file left
+
+
 def test_tables_that_cannot_be_retimed(cli, toy_table: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "rows.csv").write_text('card,acc\n"{""l"": 2, ""a"": [2, 2], ""h"": [128, 128], '
                                        '""f"": [512, 512], ""s"": [""sdp"", ""sdp""]}",0.5\n')
