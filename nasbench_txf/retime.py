@@ -21,7 +21,8 @@ from tqdm import tqdm
 
 from nasbench_txf.errors import UserError
 from nasbench_txf.machine import describe
-from nasbench_txf.registry import get_benchmark, get_space
+from nasbench_txf.registry import get_benchmark
+from nasbench_txf.space import Space
 from nasbench_txf.surrogate import COUNTING_ERRORS
 from nasbench_txf.tabular import Table
 
@@ -35,13 +36,12 @@ class RetimeReport:
     median_ratio: dict[str, float]
 
 
-def retime(table: Table, *, device: str = "cpu", threads: int = 1, progress: bool | None = None) -> RetimeReport:
-    """Time every successful row of ``table`` again with ``device`` and ``threads``."""
+def retime(table: Table, space: Space, *, device: str = "cpu", threads: int = 1,
+           progress: bool | None = None) -> RetimeReport:
+    """Time every successful row of ``table`` (archs of ``space``) again with ``device`` and ``threads``."""
     source = table.meta.source
     if "benchmark" not in source:
         raise UserError(f"{table.folder}: an imported table names no benchmark that could time its cards again")
-    space_cls = get_space(table.meta.space["name"])
-    space = space_cls(space_cls.make_options(dict(table.meta.space.get("options", {}))))
     options = {**source.get("options", {}), "device": device, "threads": threads}
     name = str(source["benchmark"])
     try:

@@ -20,6 +20,7 @@ from nasbench_txf.table_import import import_table
 from nasbench_txf.tabular import ROWS, Table
 
 HERE = describe(torch.device("cpu"), 1)
+FLEXIBERT = space("flexibert")
 REQUEST = BuildRequest("flexibert", {}, "live", "sst2", LIVE_SMALL, n=1, seeds=2)
 
 
@@ -64,7 +65,7 @@ def test_retime_replaces_the_timed_metric_and_keeps_the_build_values(cli, live_t
         assert new["metrics"] == old["metrics"]  # score, loss, params, FLOPs untouched
 
     threads = torch.get_num_threads()
-    again = retime(Table.read(folder), progress=False)  # the build's values survive a second retime
+    again = retime(Table.read(folder), FLEXIBERT, progress=False)  # the build's values survive a second retime
     assert torch.get_num_threads() == threads  # timed on one thread, then given back
     assert again.median_ratio["latency_ms"] < 0.01
     kept = [json.loads(line)["info"]["build_timing"] for line in (folder / ROWS).read_text().splitlines()]
@@ -80,7 +81,7 @@ def test_one_writer_at_a_time(live_table: Path, tmp_path: Path) -> None:
     rows = (folder / ROWS).read_bytes()
     with Table.read(folder).writing():
         with pytest.raises(DataError, match="another nasbench-txf process is writing this table"):
-            retime(Table.read(folder), progress=False)
+            retime(Table.read(folder), FLEXIBERT, progress=False)
         with pytest.raises(DataError, match="another nasbench-txf process is writing this table"):
             build(REQUEST, folder, progress=False)
     assert (folder / ROWS).read_bytes() == rows
@@ -99,7 +100,7 @@ def test_a_table_that_cannot_be_written_is_left_as_it_was(live_table: Path, tmp_
 
     monkeypatch.setattr(Path, "replace", refuse)  # e.g. the read-only copy inside an installed package
     with pytest.raises(DataError, match="cannot write the table's rows \\(Permission denied\\); nothing was changed"):
-        retime(Table.read(folder), progress=False)
+        retime(Table.read(folder), FLEXIBERT, progress=False)
     assert (folder / ROWS).read_bytes() == rows and sorted(p.name for p in folder.iterdir()) == sorted(
         p.name for p in live_table.iterdir())  # no temporary file left
 
@@ -110,9 +111,9 @@ def test_tables_that_cannot_be_retimed(cli, toy_table: Path, tmp_path: Path) -> 
     import_table(tmp_path / "rows.csv", space("flexibert-2021"), [Metric("acc", maximize=True)], "glue",
                  tmp_path / "imported")
     with pytest.raises(UserError, match="an imported table names no benchmark"):
-        retime(Table.read(tmp_path / "imported"))
+        retime(Table.read(tmp_path / "imported"), space("flexibert-2021"))
     with pytest.raises(UserError, match="benchmark toy-quadratic times none of this table's metrics"):
-        retime(Table.read(toy_table))
+        retime(Table.read(toy_table), space("toy-grid"))
     done = cli("bench", "retime", str(tmp_path))
     assert done.returncode == 2 and "not a table folder" in done.stderr and "Traceback" not in done.stderr
     done = cli("bench", "retime", str(toy_table), "--threads", "0")
@@ -123,5 +124,5 @@ def test_tables_that_cannot_be_retimed(cli, toy_table: Path, tmp_path: Path) -> 
 def test_retime_on_cuda_without_one_is_refused(live_table: Path) -> None:
     rows = (live_table / ROWS).read_bytes()
     with pytest.raises(UserError, match="device=cuda but torch sees no CUDA device"):
-        retime(Table.read(live_table), device="cuda")
+        retime(Table.read(live_table), FLEXIBERT, device="cuda")
     assert (live_table / ROWS).read_bytes() == rows

@@ -248,7 +248,8 @@ def handle(args: argparse.Namespace) -> int:
     elif args.action == "retime":
         if args.threads < 1:
             raise UserError(f"--threads must be at least 1, got {args.threads}")
-        report = retime(find_table(args.table), device=args.device, threads=args.threads)
+        table = find_table(args.table)
+        report = retime(table, table_space(table), device=args.device, threads=args.threads)
         summary = {"rows": report.rows, "metrics": list(report.metrics), "timed_on": report.timed_on,
                    "median_new_over_build": report.median_ratio}
     else:
