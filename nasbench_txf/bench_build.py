@@ -25,10 +25,11 @@ from tqdm import tqdm
 
 from nasbench_txf.arch import Arch
 from nasbench_txf.benchmark import Benchmark
+from nasbench_txf.cell import open_benchmark
 from nasbench_txf.errors import InvalidCardError, UserError
 from nasbench_txf.options import option_fields, options_dict
 from nasbench_txf.orphans import die_with_parent
-from nasbench_txf.registry import get_benchmark, get_space
+from nasbench_txf.registry import get_benchmark
 from nasbench_txf.space import Space
 from nasbench_txf.tabular import Row, Table, TableMeta
 
@@ -53,16 +54,6 @@ class BuildRequest:
             raise UserError(f"--n and --seeds must be at least 1, got {self.n} and {self.seeds}")
         if self.repeated is not None and not 0 <= self.repeated <= self.n:
             raise UserError(f"--repeated must be between 0 and --n ({self.n}), got {self.repeated}")
-
-
-def open_benchmark(space_name: str, space_options: Mapping[str, Any], benchmark: str, task: str | None,
-                   benchmark_options: Mapping[str, Any]) -> Benchmark:
-    space_cls = get_space(space_name)
-    space = space_cls(space_cls.make_options(dict(space_options)))
-    bench_cls = get_benchmark(benchmark)
-    if reason := bench_cls.unsupported(space):
-        raise UserError(f"benchmark {benchmark} cannot evaluate space {space.name}: {reason}")
-    return bench_cls(space, task=task, options=bench_cls.make_options(dict(benchmark_options)))
 
 
 def plan(space: Space, n: int, seeds: int, repeated: int | None, sample_seed: int) -> list[tuple[Arch, int]]:
