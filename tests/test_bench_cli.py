@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from nbt_testing import space
 
-from nasbench_txf.cli.bench_cmd import condition_effects, measured_with
+from nasbench_txf.table_info import condition_effects, measured_with
 from nasbench_txf.tabular import ROWS, Table
 
 SPACE_2021 = space("flexibert-2021")

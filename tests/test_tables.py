@@ -13,10 +13,10 @@ from nbt_testing import space
 from nasbench_txf.bench_build import BuildRequest, build, plan
 from nasbench_txf.benchmarks.surrogate import SurrogateBenchmark
 from nasbench_txf.benchmarks.tabular import Tabular
-from nasbench_txf.cli.bench_cmd import describe
 from nasbench_txf.errors import DataError, InvalidCardError, OptionError
 from nasbench_txf.surrogate import Surrogate
 from nasbench_txf.surrogate_models import CANDIDATES
+from nasbench_txf.table_info import describe
 from nasbench_txf.tabular import ROWS, Table
 
 TOY = space("toy-grid")

@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from nasbench_txf.bench_build import BuildRequest, build
 from nasbench_txf.builtin_tables import builtin_folders
 from nasbench_txf.cli.common import add_plugin_options, emit, plugin_options
 from nasbench_txf.errors import UserError
 from nasbench_txf.registry import get_space
 from nasbench_txf.result import Metric
-from nasbench_txf.retime import retime
-from nasbench_txf.seed_noise import noise_level, signal_level, typical_noise_level
 from nasbench_txf.space import Space
-from nasbench_txf.surrogate import Surrogate, fidelity
-from nasbench_txf.table_import import import_table
-from nasbench_txf.tabular import Row, Table
+from nasbench_txf.tabular import Table
 
 
 def register(sub: Any) -> None:
@@ -83,125 +74,6 @@ def table_space(table: Table) -> Space:
     return open_space(table.meta.space["name"], table.meta.space.get("options", {}))
 
 
-def seed_values(table: Table, metric: str) -> list[np.ndarray]:
-    """Each arch's successful measurements of ``metric``, one array per arch."""
-    values = ([r.metrics[metric] for r in rows if r.status == "ok" and metric in r.metrics]
-              for rows in table.by_arch().values())
-    return [np.array(x) for x in values if x]
-
-
-def signal_to_noise(table: Table) -> dict[str, dict[str, float | None]]:
-    """Arch signal against seed noise for every metric that varies between seeds.
-
-    Says which metric of a table separates archs best: a metric whose signal is well under its
-    noise ranks archs mostly by luck, whatever the surrogate does. Given twice: with the
-    pooled seed noise, and with the typical arch's (``typical_*``), which a few unstable archs
-    cannot swamp.
-    """
-    out: dict[str, dict[str, float | None]] = {}
-    for metric in (m for m in table.meta.metrics if not m.timed):
-        by_seed = seed_values(table, metric.name)
-        noise, typical = noise_level(by_seed), typical_noise_level(by_seed)
-        if noise > 0:
-            signal, typical_signal = signal_level(by_seed, noise), signal_level(by_seed, typical)
-            out[metric.name] = {
-                "seed_noise_std": noise, "arch_signal_std": signal,
-                "ratio": None if signal is None else signal / noise,
-                "typical_seed_noise_std": typical, "typical_arch_signal_std": typical_signal,
-                "typical_ratio": None if typical_signal is None else typical_signal / typical,
-            }
-    return out
-
-
-def measured_with(table: Table) -> dict[str, int]:
-    """Rows by the device and precision their training ran in, e.g. ``{"cpu/bf16": 472}``
-    (rows of a live table; ``unrecorded`` before the precision was recorded).
-
-    bf16 is a speed option, not part of the recipe: whether it is used depends on the
-    machine (CUDA, or a CPU with native bf16), and it moves scores a little, so a table
-    built on several machines says what it mixes.
-    """
-    counts = Counter(condition(row) for row in table.rows if "device" in row.info)
-    return dict(sorted(counts.items()))
-
-
-def condition(row: Row) -> str:
-    return f"{row.info['device']}/{row.info.get('precision', 'unrecorded')}"
-
-
-def condition_effects(table: Table) -> dict[str, dict[str, float | int | None]]:
-    """How far the objective moves between two conditions of :func:`measured_with`
-    (``"cpu/fp32 - cpu/bf16"``), from the archs measured under both: the mean over those
-    archs of the difference of their means, with its standard error.
-
-    Seed noise averages out of the difference, and the arch is the same on both sides, so
-    what is left is the condition's effect: whether a table built on several machines can
-    pool their rows.
-    """
-    objective = table.meta.metrics[0].name
-    by_arch: dict[str, dict[str, list[float]]] = {}
-    for row in table.rows:
-        if row.status == "ok" and "device" in row.info:
-            by_arch.setdefault(row.arch_id, {}).setdefault(condition(row), []).append(row.metrics[objective])
-    differences: dict[str, list[float]] = {}
-    for groups in by_arch.values():
-        for first, second in itertools.combinations(sorted(groups), 2):
-            differences.setdefault(f"{second} - {first}", []).append(
-                float(np.mean(groups[second]) - np.mean(groups[first])))
-    return {pair: {"archs": len(d), "mean": float(np.mean(d)),
-                   "std_error": float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None}
-            for pair, d in sorted(differences.items())}
-
-
-def timed_on(table: Table) -> dict[str, int]:
-    """Rows by the machine that measured their timed metrics (``unrecorded`` for rows that do
-    not say); empty for a table with no timed metric."""
-    if not any(m.timed for m in table.meta.metrics):
-        return {}
-    counts = Counter(str(row.info.get("timed_on", "unrecorded")) for row in table.rows if row.status == "ok")
-    return dict(sorted(counts.items()))
-
-
-def describe(table: Table) -> dict[str, Any]:
-    by_arch = table.by_arch()
-    objective = table.meta.metrics[0].name
-    ok = [r for r in table.rows if r.status == "ok"]
-    by_seed = seed_values(table, objective)
-    means = [x.mean() for x in by_seed]
-    seeds = {}
-    for rows in by_arch.values():
-        seeds[len(rows)] = seeds.get(len(rows), 0) + 1
-    out: dict[str, Any] = {
-        "folder": str(table.folder), "space": table.meta.space, "task": table.meta.task,
-        "source": table.meta.source, "metrics": [m.name for m in table.meta.metrics],
-        "rows": len(table.rows), "failed_rows": len(table.rows) - len(ok), "archs": len(by_arch),
-        "archs_by_seed_count": {str(k): v for k, v in sorted(seeds.items())},
-        "objective": objective,
-        "objective_mean": float(np.mean(means)) if means else None,
-        "objective_std_across_archs": float(np.std(means, ddof=1)) if len(means) > 1 else None,
-        "objective_seed_noise_std": noise_level(by_seed),
-        "objective_typical_seed_noise_std": typical_noise_level(by_seed),
-        "objective_arch_signal_std": signal_level(by_seed),
-        "signal_to_noise": signal_to_noise(table),
-        "measured_seconds": float(sum(r.cost_seconds for r in table.rows)),
-        "measured_with": measured_with(table),
-        "condition_effects": condition_effects(table),
-        "timed_on": timed_on(table),
-    }
-    stored = table.folder / "surrogate" / "surrogate.json"
-    if stored.is_file():
-        meta = json.loads(stored.read_text(encoding="utf-8"))
-        out["surrogate"] = {k: meta[k] for k in ("archs", "config", "noise_std", "score_std_across_archs",
-                                                 "validation")}
-        out["surrogate"]["configs"] = meta.get("configs", {})  # format 4: each metric's chosen model
-        objective_noise = meta.get("noise", {}).get(meta["objective"], {"model": "constant"})  # format 1: one level
-        out["surrogate"]["noise_model"] = objective_noise["model"]
-        out["surrogate"]["noise_parameters"] = {k: v for k, v in objective_noise.items()
-                                                if k not in ("model", "log_likelihood", "std", "typical_std")}
-        out["surrogate"]["fidelity"] = fidelity(meta)
-    return out
-
-
 def export(table: Table, out: str | None) -> None:
     metric_names = [m.name for m in table.meta.metrics]
     records = [{"arch_id": r.arch_id, "card": json.dumps(r.card, sort_keys=True), "seed": r.seed,
@@ -222,6 +94,14 @@ def export(table: Table, out: str | None) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: they pull in torch and LightGBM, seconds of start-up that
+    # every other command (and every message about a mistyped name) would otherwise wait for.
+    from nasbench_txf.bench_build import BuildRequest, build
+    from nasbench_txf.retime import retime
+    from nasbench_txf.surrogate import Surrogate
+    from nasbench_txf.table_import import import_table
+    from nasbench_txf.table_info import describe
+
     if args.action == "build":
         request = BuildRequest(args.space, plugin_options(args, "space"), args.benchmark, args.task,
                                plugin_options(args, "benchmark"), n=args.n, seeds=args.seeds,
