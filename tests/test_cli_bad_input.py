@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,13 @@ def test_json_output_has_the_best_card(cli, tmp_path: Path) -> None:
     assert [c["trials"] for c in out["cells"]] == [30, 30]
     assert out["best"]["best_value"] == max(c["best_value"] for c in out["cells"])
     assert set(out["best"]["best_card"]) == {"n", "ops"}
+
+
+def test_a_mistyped_name_is_answered_without_loading_torch_or_lightgbm() -> None:
+    """Start-up cost: a message about a typo must not wait seconds for libraries it never uses."""
+    probe = ("import sys; from nasbench_txf.cli import main; "
+             "code = main(['run', '--space', 'toy-gird', '--benchmark', 'toy-quadratic', '--strategy', 'rs']); "
+             "print(code, sorted(m for m in ('torch', 'lightgbm', 'sklearn') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert "unknown space 'toy-gird'" in done.stderr
+    assert done.stdout.strip() == "2 []", done.stdout
