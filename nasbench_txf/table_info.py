@@ -100,6 +100,9 @@ def timed_on(table: Table) -> dict[str, int]:
 
 
 def describe(table: Table) -> dict[str, Any]:
+    """Everything ``bench info`` prints about ``table``, as JSON-ready values: size, seeds,
+    the objective's spread and seed noise, :func:`signal_to_noise`, :func:`measured_with`,
+    :func:`condition_effects`, :func:`timed_on`, and the stored surrogate's fidelity."""
     by_arch = table.by_arch()
     objective = table.meta.metrics[0].name
     ok = [r for r in table.rows if r.status == "ok"]
