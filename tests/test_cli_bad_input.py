@@ -105,3 +105,13 @@ def test_a_mistyped_name_is_answered_without_loading_torch_or_lightgbm() -> None
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert "unknown space 'toy-gird'" in done.stderr
     assert done.stdout.strip() == "2 []", done.stdout
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """``nasbench-txf bench export flexibert-sst2 | head -1``: the export stops quietly."""
+    export = subprocess.Popen([sys.executable, "-m", "nasbench_txf", "bench", "export", "flexibert-sst2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert export.stdout is not None and export.stdout.readline().startswith(b"arch_id,card,seed")
+    export.stdout.close()  # more than a pipe's buffer is still to come
+    _, err = export.communicate(timeout=120)
+    assert export.returncode == 141 and b"Traceback" not in err, err.decode()
