@@ -30,7 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; problems with the request are one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe is met here, not in the flush at exit
+        return code
     except UserError as exc:
         print(f"nasbench-txf: error: {exc}", file=sys.stderr)
         return 2

@@ -94,6 +94,9 @@ def export(table: Table, out: str | None) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    if args.action == "export":
+        export(find_table(args.table), args.out)
+        return 0
     # Imported here, not at the top: they pull in torch and LightGBM, seconds of start-up that
     # every other command (and every message about a mistyped name) would otherwise wait for.
     from nasbench_txf.bench_build import BuildRequest, build
@@ -118,9 +121,6 @@ def handle(args: argparse.Namespace) -> int:
         for problem in report.skipped:
             print(f"nasbench-txf: skipped {problem}", file=sys.stderr)
         summary = {**describe(Table.read(args.out)), "imported": report.imported, "skipped": len(report.skipped)}
-    elif args.action == "export":
-        export(find_table(args.table), args.out)
-        return 0
     elif args.action == "surrogate":
         table = find_table(args.table)
         Surrogate.fit(table, table_space(table)).save(table.folder / "surrogate")
