@@ -52,6 +52,7 @@ from nasbench_txf.seed_noise import BadRunNoise, ConstantNoise, NoiseModel, PerA
 from nasbench_txf.space import Space
 from nasbench_txf.surrogate_models import CANDIDATES, MetricModel, fit_candidate, load_model, read_trees
 from nasbench_txf.tabular import Row, Table, write_atomic
+from nasbench_txf.threads import one_thread
 
 FORMAT = "nasbench-txf surrogate"
 #: 2: noise of every metric, one level or per arch; 3: bad runs; 4: model kinds besides trees;
@@ -200,6 +201,7 @@ class Surrogate:
         return str(self.meta["objective"])
 
     @classmethod
+    @one_thread()  # hundreds of small fits: a second BLAS thread only waits (see one_thread)
     def fit(cls, table: Table, space: Space) -> Surrogate:
         metrics = [m.name for m in table.meta.metrics]
         targets = arch_targets(space, table.by_arch(), metrics)
