@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from threadpoolctl import threadpool_limits
 
@@ -34,9 +34,7 @@ def one_thread() -> Iterator[None]:
     (the toy table of the tests: 31 s and 8 s), to the same models and validation. Torch is
     not imported for this: code that has not loaded it (a surrogate fit) does not use its pool.
     """
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), ExitStack() as pools:
         if "torch" in sys.modules:
-            with torch_threads(1):
-                yield
-        else:
-            yield
+            pools.enter_context(torch_threads(1))
+        yield

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from nbt_testing import space
 from threadpoolctl import threadpool_info
 
 import nasbench_txf.surrogate as surrogate_module
@@ -35,8 +36,6 @@ def test_one_thread_does_not_load_torch() -> None:
 
 
 def test_a_surrogate_fits_on_one_blas_thread(toy_table, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from nbt_testing import space
-
     seen: list[list[int]] = []
     choose = surrogate_module.choose_config
 
