@@ -97,14 +97,26 @@ def test_json_output_has_the_best_card(cli, tmp_path: Path) -> None:
     assert set(out["best"]["best_card"]) == {"n", "ops"}
 
 
-def test_a_mistyped_name_is_answered_without_loading_torch_or_lightgbm() -> None:
-    """Start-up cost: a message about a typo must not wait seconds for libraries it never uses."""
-    probe = ("import sys; from nasbench_txf.cli import main; "
-             "code = main(['run', '--space', 'toy-gird', '--benchmark', 'toy-quadratic', '--strategy', 'rs']); "
+@pytest.mark.parametrize(("argv", "message"), [
+    (["run", "--space", "toy-gird", "--benchmark", "toy-quadratic", "--strategy", "rs"], "unknown space 'toy-gird'"),
+    (["bench", "import", "{empty}", "--space", "flexibert", "--task", "sst2", "--metric", "accuracy",
+      "--out", "{out}"], "no rows"),
+    (["bench", "import", "{empty}", "--space", "flexibert-2021", "--task", "sst2", "--metric", "accuracy",
+      "--out", "{out}"], "no rows"),
+], ids=["mistyped-space", "import-flexibert", "import-flexibert-2021"])
+def test_a_mistake_is_answered_without_loading_torch_or_lightgbm(argv: list[str], message: str,
+                                                                 tmp_path: Path) -> None:
+    """Start-up cost: a message about a typo or a bad file must not wait seconds for libraries
+    it never uses (the FlexiBERT spaces validate cards without torch; ``bench`` imports per action)."""
+    empty = tmp_path / "empty.csv"
+    empty.write_text("card,accuracy\n", encoding="utf-8")
+    argv = [a.format(empty=empty, out=tmp_path / "out") for a in argv]
+    probe = (f"import sys; from nasbench_txf.cli import main; code = main({argv!r}); "
              "print(code, sorted(m for m in ('torch', 'lightgbm', 'sklearn') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-    assert "unknown space 'toy-gird'" in done.stderr
+    assert message in done.stderr, done.stderr
     assert done.stdout.strip() == "2 []", done.stdout
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_reader_that_stops_early_gets_no_traceback() -> None:

@@ -58,6 +58,13 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
+def describe(table: Table) -> dict[str, Any]:
+    """The table's summary (imported on use: it reads the surrogate's fidelity, through LightGBM)."""
+    from nasbench_txf.table_info import describe as table_summary
+
+    return table_summary(table)
+
+
 def open_space(name: str, options: dict[str, str]) -> Space:
     cls = get_space(name)
     return cls(cls.make_options(options))
@@ -94,24 +101,22 @@ def export(table: Table, out: str | None) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    # Each action imports its own modules, not all at the top: retime and build pull in torch,
+    # info and surrogate LightGBM, seconds of start-up that the other actions (and every
+    # message about a mistyped name or a bad file) would otherwise wait for.
     if args.action == "export":
         export(find_table(args.table), args.out)
         return 0
-    # Imported here, not at the top: they pull in torch and LightGBM, seconds of start-up that
-    # every other command (and every message about a mistyped name) would otherwise wait for.
-    from nasbench_txf.bench_build import BuildRequest, build
-    from nasbench_txf.retime import retime
-    from nasbench_txf.surrogate import Surrogate
-    from nasbench_txf.table_import import import_table
-    from nasbench_txf.table_info import describe
-
     if args.action == "build":
+        from nasbench_txf.bench_build import BuildRequest, build
+
         request = BuildRequest(args.space, plugin_options(args, "space"), args.benchmark, args.task,
                                plugin_options(args, "benchmark"), n=args.n, seeds=args.seeds,
                                repeated=args.repeated, sample_seed=args.sample_seed)
-        table = build(request, args.out, workers=args.workers)
-        summary = describe(table)
+        summary = describe(build(request, args.out, workers=args.workers))
     elif args.action == "import":
+        from nasbench_txf.table_import import import_table
+
         space = open_space(args.space, plugin_options(args, "space"))
         unknown = [m for m in args.minimize if m not in args.metric]
         if unknown:
@@ -122,10 +127,14 @@ def handle(args: argparse.Namespace) -> int:
             print(f"nasbench-txf: skipped {problem}", file=sys.stderr)
         summary = {**describe(Table.read(args.out)), "imported": report.imported, "skipped": len(report.skipped)}
     elif args.action == "surrogate":
+        from nasbench_txf.surrogate import Surrogate
+
         table = find_table(args.table)
         Surrogate.fit(table, table_space(table)).save(table.folder / "surrogate")
         summary = describe(table)
     elif args.action == "retime":
+        from nasbench_txf.retime import retime
+
         if args.threads < 1:
             raise UserError(f"--threads must be at least 1, got {args.threads}")
         table = find_table(args.table)

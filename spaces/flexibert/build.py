@@ -1,4 +1,9 @@
-"""Models, parameter and FLOP counts for spaces whose cards are lists of FlexiBERT layers."""
+"""Models, parameter and FLOP counts for spaces whose cards are lists of FlexiBERT layers.
+
+torch is imported where a model is built, not here: the spaces load this module to validate
+and encode cards (``bench import``, ``space``, every error message about a card), and torch's
+import costs seconds that none of those needs.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,17 @@ import math
 from abc import abstractmethod
 from collections.abc import Sequence
 from functools import cache
-
-import torch
-from torch.utils.flop_counter import FlopCounterMode
+from typing import TYPE_CHECKING
 
 from nasbench_txf.arch import Arch
 from nasbench_txf.spaces.flexibert import transfer
 from nasbench_txf.spaces.flexibert.elements import Layer
 from nasbench_txf.spaces.flexibert.graph import block_flops
-from nasbench_txf.spaces.flexibert.model import EncoderLayer, FlexiBERTModel
+
+if TYPE_CHECKING:
+    import torch
+
+    from nasbench_txf.spaces.flexibert.model import FlexiBERTModel
 
 
 def parameters(model: torch.nn.Module) -> int:
@@ -29,6 +36,8 @@ def linear_parameters(inputs: int, outputs: int) -> int:
 @cache
 def layer_parameters(layer: Layer, max_len: int) -> int:
     """Parameters of one encoder layer (its relative positions depend on ``max_len``)."""
+    from nasbench_txf.spaces.flexibert.model import EncoderLayer
+
     return parameters(EncoderLayer(layer, max_len, dropout=0.0))
 
 
@@ -40,6 +49,11 @@ def layer_flops(layer: Layer, seq_len: int) -> int:
     FlopCounterMode on the real layer; a DFT layer adds the textbook 5 N log2 N of a complex
     FFT over its N = seq_len x hidden values, which the counter does not see.
     """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from nasbench_txf.spaces.flexibert.model import EncoderLayer
+
     module = EncoderLayer(layer, seq_len, dropout=0.0).eval()
     x = torch.zeros(1, seq_len, layer.hidden)
     mask, keep = torch.zeros(1, 1, 1, seq_len), torch.ones(1, seq_len, 1)
@@ -95,6 +109,8 @@ class BuildsFlexiBERTModels:
     def build_model(self, arch: Arch, *, vocab_size: int, num_labels: int, max_len: int = 128,
                     dropout: float = 0.1) -> FlexiBERTModel:
         """The torch model of a card, freshly initialised (seeded by the caller's torch RNG)."""
+        from nasbench_txf.spaces.flexibert.model import FlexiBERTModel
+
         return FlexiBERTModel(self.layers(arch), vocab_size=vocab_size, num_labels=num_labels,
                               max_len=max_len, dropout=dropout)
 
@@ -114,6 +130,8 @@ class BuildsFlexiBERTModels:
         return transfer.biased_overlap(mine, self.layers(neighbour)) / len(mine)
 
     def transfer_weights(self, query_model: torch.nn.Module, neighbour_model: torch.nn.Module) -> int:
+        from nasbench_txf.spaces.flexibert.model import FlexiBERTModel
+
         if not isinstance(query_model, FlexiBERTModel) or not isinstance(neighbour_model, FlexiBERTModel):
             raise TypeError("weight transfer needs two FlexiBERT models")
         return transfer.transfer_weights(query_model, neighbour_model)

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nasbench_txf.arch import Arch
 from nasbench_txf.spaces.flexibert.elements import Layer
-from nasbench_txf.spaces.flexibert.model import FlexiBERTModel
+
+if TYPE_CHECKING:
+    from nasbench_txf.spaces.flexibert.model import FlexiBERTModel
 
 DEFAULT_TAU = 0.8
 
