@@ -113,7 +113,9 @@ def test_a_mistake_is_answered_without_loading_torch_or_lightgbm(argv: list[str]
     argv = [a.format(empty=empty, out=tmp_path / "out") for a in argv]
     probe = (f"import sys; from nasbench_txf.cli import main; code = main({argv!r}); "
              "print(code, sorted(m for m in ('torch', 'lightgbm', 'sklearn') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    # cwd: ``-c`` puts the working directory first on sys.path, and the source tree's
+    # nasbench_txf/ (whose spaces/ lives beside it) would shadow the installed package.
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert message in done.stderr, done.stderr
     assert done.stdout.strip() == "2 []", done.stdout
     assert not (tmp_path / "out").exists()
