@@ -20,9 +20,14 @@ from nasbench_txf.surrogate import fidelity
 from nasbench_txf.tabular import Row, Table
 
 
-def seed_values(table: Table, metric: str) -> list[np.ndarray]:
-    """Each arch's successful measurements of ``metric``, one array per arch."""
-    values = ([r.metrics[metric] for r in rows if r.status == "ok" and metric in r.metrics]
+def seed_values(table: Table, metric: str, split: str | None = None) -> list[np.ndarray]:
+    """Each arch's successful measurements of ``metric``, one array per arch: the row's
+    value, or with ``split`` its value on that evaluation split (``info["splits"]``)."""
+    def value(row: Row) -> float | None:
+        scored = row.metrics if split is None else row.info.get("splits", {}).get(split, {})
+        return scored.get(metric)
+
+    values = ([v for r in rows if r.status == "ok" and (v := value(r)) is not None]
               for rows in table.by_arch().values())
     return [np.array(x) for x in values if x]
 
@@ -47,6 +52,25 @@ def signal_to_noise(table: Table) -> dict[str, dict[str, float | None]]:
                 "typical_seed_noise_std": typical, "typical_arch_signal_std": typical_signal,
                 "typical_ratio": None if typical_signal is None else typical_signal / typical,
             }
+    return out
+
+
+def noise_by_split(table: Table) -> dict[str, dict[str, float | int]]:
+    """The objective's seed noise on each evaluation split the rows record (a live table's
+    ``dev`` and ``holdout``), pooled and for the typical arch, over the archs repeated on it.
+
+    Says how much of one measurement's noise a larger evaluation set would remove: the part
+    that comes from which sentences were scored shrinks with the split's size, the part from
+    training does not, so splits of different sizes with similar noise point at training.
+    """
+    objective = table.meta.metrics[0].name
+    out: dict[str, dict[str, float | int]] = {}
+    for split in sorted({name for row in table.rows for name in row.info.get("splits", {})}):
+        by_seed = seed_values(table, objective, split)
+        repeated = sum(len(x) >= 2 for x in by_seed)
+        if repeated:
+            out[split] = {"repeated_archs": repeated, "seed_noise_std": noise_level(by_seed),
+                          "typical_seed_noise_std": typical_noise_level(by_seed)}
     return out
 
 
@@ -101,8 +125,9 @@ def timed_on(table: Table) -> dict[str, int]:
 
 def describe(table: Table) -> dict[str, Any]:
     """Everything ``bench info`` prints about ``table``, as JSON-ready values: size, seeds,
-    the objective's spread and seed noise, :func:`signal_to_noise`, :func:`measured_with`,
-    :func:`condition_effects`, :func:`timed_on`, and the stored surrogate's fidelity."""
+    the objective's spread and seed noise, :func:`signal_to_noise`, :func:`noise_by_split`,
+    :func:`measured_with`, :func:`condition_effects`, :func:`timed_on`, and the stored
+    surrogate's fidelity."""
     by_arch = table.by_arch()
     objective = table.meta.metrics[0].name
     ok = [r for r in table.rows if r.status == "ok"]
@@ -123,6 +148,7 @@ def describe(table: Table) -> dict[str, Any]:
         "objective_typical_seed_noise_std": typical_noise_level(by_seed),
         "objective_arch_signal_std": signal_level(by_seed),
         "signal_to_noise": signal_to_noise(table),
+        "objective_noise_by_split": noise_by_split(table),
         "measured_seconds": float(sum(r.cost_seconds for r in table.rows)),
         "measured_with": measured_with(table),
         "condition_effects": condition_effects(table),

@@ -7,10 +7,11 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from nbt_testing import space
 
-from nasbench_txf.table_info import condition_effects, measured_with
+from nasbench_txf.table_info import condition_effects, describe, measured_with, noise_by_split
 from nasbench_txf.tabular import ROWS, Table
 
 SPACE_2021 = space("flexibert-2021")
@@ -122,6 +123,30 @@ def test_info_measures_how_far_the_objective_moves_between_conditions(toy_table:
     assert list(effects) == ["cpu/fp32 - cpu/bf16"]  # only the 30 archs at 3 seeds have both
     effect = effects["cpu/fp32 - cpu/bf16"]
     assert effect["archs"] == 30 and abs(effect["mean"] - 0.5) < 3 * effect["std_error"] < 0.3
+
+
+def test_info_gives_the_objectives_seed_noise_on_each_evaluation_split(toy_table: Path, tmp_path: Path) -> None:
+    """As if each row had been scored on a small split with its own sampling noise (0.5) and
+    on a large one with little (0.05): the small split's noise comes out larger, the large
+    one's near the toy benchmark's own seed noise (0.3)."""
+    assert noise_by_split(Table.read(toy_table)) == {}  # toy rows record no splits
+    folder = tmp_path / "splits"
+    shutil.copytree(toy_table, folder)
+    rng = np.random.default_rng(0)
+    rows = [json.loads(line) for line in (folder / ROWS).read_text().splitlines()]
+    for row in rows:
+        score = row["metrics"]["score"]
+        row["info"] = {"splits": {"small": {"score": score + rng.normal(0, 0.5)},
+                                  "large": {"score": score + rng.normal(0, 0.05)}}}
+    (folder / ROWS).write_text("".join(json.dumps(row) + "\n" for row in rows))
+    table = Table.read(folder)
+    by_split = noise_by_split(table)
+    assert list(by_split) == ["large", "small"] and {s["repeated_archs"] for s in by_split.values()} == {30}
+    assert by_split["large"]["seed_noise_std"] == pytest.approx(
+        describe(table)["objective_seed_noise_std"], rel=0.1)
+    assert by_split["small"]["seed_noise_std"] > 1.5 * by_split["large"]["seed_noise_std"]
+    assert by_split["small"]["typical_seed_noise_std"] > 1.5 * by_split["large"]["typical_seed_noise_std"]
+    assert describe(table)["objective_noise_by_split"] == by_split
 
 
 def test_bad_imports_write_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
