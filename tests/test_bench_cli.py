@@ -140,13 +140,12 @@ def test_info_gives_the_objectives_seed_noise_on_each_evaluation_split(toy_table
                                   "large": {"score": score + rng.normal(0, 0.05)}}}
     (folder / ROWS).write_text("".join(json.dumps(row) + "\n" for row in rows))
     table = Table.read(folder)
-    by_split = noise_by_split(table)
+    by_split, info = noise_by_split(table), describe(table)
     assert list(by_split) == ["large", "small"] and {s["repeated_archs"] for s in by_split.values()} == {30}
-    assert by_split["large"]["seed_noise_std"] == pytest.approx(
-        describe(table)["objective_seed_noise_std"], rel=0.1)
+    assert by_split["large"]["seed_noise_std"] == pytest.approx(info["objective_seed_noise_std"], rel=0.1)
     assert by_split["small"]["seed_noise_std"] > 1.5 * by_split["large"]["seed_noise_std"]
     assert by_split["small"]["typical_seed_noise_std"] > 1.5 * by_split["large"]["typical_seed_noise_std"]
-    assert describe(table)["objective_noise_by_split"] == by_split
+    assert info["objective_noise_by_split"] == by_split
 
 
 def test_bad_imports_write_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
