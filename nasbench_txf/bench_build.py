@@ -147,7 +147,7 @@ def _measure_missing(request: BuildRequest, bench: Benchmark, options: dict[str,
         bar.update(1)
         recorded += 1
         if log_lines:
-            value = f"{objective} {row.metrics[objective]:.4g}" if row.status == "ok" else f"failed: {row.reason}"
+            value = f"{objective} {row.metrics[objective]:.4g}" if row.measured else f"failed: {row.result().reason}"
             left = len(jobs) - recorded
             eta = (time.monotonic() - started) / recorded * left
             print(f"build {recorded}/{len(jobs)}: {row.arch_id} seed {row.seed}, {value}, {row.cost_seconds:.0f} s; "

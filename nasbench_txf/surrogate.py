@@ -76,7 +76,7 @@ def arch_targets(space: Space, rows: dict[str, list[Row]], metrics: list[str]) -
     means: dict[str, list[float]] = {m: [] for m in [*metrics, "cost_seconds"]}
     by_seed: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
     for arch_rows in rows.values():
-        ok = [r for r in arch_rows if r.status == "ok" and all(m in r.metrics for m in metrics)]
+        ok = [r for r in arch_rows if r.measured and all(m in r.metrics for m in metrics)]
         if not ok:
             continue
         archs.append(space.arch(ok[0].card))

@@ -21,13 +21,14 @@ from nasbench_txf.tabular import Row, Table
 
 
 def seed_values(table: Table, metric: str, split: str | None = None) -> list[np.ndarray]:
-    """Each arch's successful measurements of ``metric``, one array per arch: the row's
+    """Each arch's measurements of ``metric`` (rows that failed or stayed at chance left
+    out), one array per arch: the row's
     value, or with ``split`` its value on that evaluation split (``info["splits"]``)."""
     def value(row: Row) -> float | None:
         scored = row.metrics if split is None else row.info.get("splits", {}).get(split, {})
         return scored.get(metric)
 
-    values = ([v for r in rows if r.status == "ok" and (v := value(r)) is not None]
+    values = ([v for r in rows if r.measured and (v := value(r)) is not None]
               for rows in table.by_arch().values())
     return [np.array(x) for x in values if x]
 
@@ -102,7 +103,7 @@ def condition_effects(table: Table) -> dict[str, dict[str, float | int | None]]:
     objective = table.meta.metrics[0].name
     by_arch: dict[str, dict[str, list[float]]] = {}
     for row in table.rows:
-        if row.status == "ok" and "device" in row.info:
+        if row.measured and "device" in row.info:
             by_arch.setdefault(row.arch_id, {}).setdefault(condition(row), []).append(row.metrics[objective])
     differences: dict[str, list[float]] = {}
     for groups in by_arch.values():
@@ -130,7 +131,7 @@ def describe(table: Table) -> dict[str, Any]:
     surrogate's fidelity."""
     by_arch = table.by_arch()
     objective = table.meta.metrics[0].name
-    ok = [r for r in table.rows if r.status == "ok"]
+    failed = sum(r.status != "ok" for r in table.rows)
     by_seed = seed_values(table, objective)
     means = [x.mean() for x in by_seed]
     seeds = {}
@@ -139,7 +140,8 @@ def describe(table: Table) -> dict[str, Any]:
     out: dict[str, Any] = {
         "folder": str(table.folder), "space": table.meta.space, "task": table.meta.task,
         "source": table.meta.source, "metrics": [m.name for m in table.meta.metrics],
-        "rows": len(table.rows), "failed_rows": len(table.rows) - len(ok), "archs": len(by_arch),
+        "rows": len(table.rows), "failed_rows": failed,
+        "at_chance_rows": sum(r.stayed_at_chance for r in table.rows), "archs": len(by_arch),
         "archs_by_seed_count": {str(k): v for k, v in sorted(seeds.items())},
         "objective": objective,
         "objective_mean": float(np.mean(means)) if means else None,

@@ -156,6 +156,21 @@ def uses_bf16(recipe: Recipe, device: torch.device) -> bool:
     return device.type == "cpu" and supported is not None and bool(supported())
 
 
+def chance_loss(train_labels: np.ndarray, scored_labels: np.ndarray, task: TaskSpec) -> float:
+    """The loss on ``scored_labels`` of a model that learned only how the training labels are
+    distributed, not what the text says: the cross-entropy of the training label frequencies
+    (add-one smoothed, so that a label missing from training costs a finite loss) or, for a
+    regression, the squared error of the training mean.
+
+    A trained model whose loss comes no closer than this learned nothing from the text: it
+    stayed at chance (:attr:`~nasbench_txf.tabular.Row.stayed_at_chance`).
+    """
+    if task.regression:
+        return float(np.mean((scored_labels - train_labels.mean()) ** 2))
+    counts = np.bincount(train_labels, minlength=task.num_labels) + 1
+    return float(-np.mean(np.log(counts / counts.sum())[scored_labels]))
+
+
 def _loss(logits: torch.Tensor, labels: torch.Tensor, task: TaskSpec) -> torch.Tensor:
     if task.regression:
         return nn.functional.mse_loss(logits.squeeze(-1).float(), labels.float())

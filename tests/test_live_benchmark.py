@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sqlite3
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from nasbench_txf.benchmarks.live import Live
 from nasbench_txf.errors import DataError, OptionError
 from nasbench_txf.machine import describe
 from nasbench_txf.tabular import ROWS
-from nasbench_txf.training import Recipe, uses_bf16
+from nasbench_txf.training import Recipe, chance_loss, uses_bf16
 
 FLEXIBERT = space("flexibert")
 TINY = FLEXIBERT.resolve("bert-tiny")
@@ -62,6 +63,10 @@ def test_sst2_subset_end_to_end() -> None:
     assert result.metrics["params"] == FLEXIBERT.count_parameters(TINY, vocab_size=bench.tokenized.vocab_size,
                                                                   max_len=32)
     assert result.metrics["flops"] > 0 and result.metrics["latency_ms"] > 0
+    # what predicting the training labels' frequencies costs on the scored rows (dev and holdout)
+    scored = np.concatenate([split.labels for split in bench.tokenized.evaluations.values()])
+    assert result.info["chance_loss"] == pytest.approx(chance_loss(bench.tokenized.train.labels, scored, bench.spec))
+    assert abs(result.info["chance_loss"] - math.log(2)) < 0.02  # SST-2's labels are nearly balanced
     # the benchmark's counts from the card alone reproduce the trained model's, at the size
     # the vocabulary came out (a table's surrogate answers them exactly where they do)
     counted = Live.card_metrics(FLEXIBERT, "sst2", {**LIVE_SMALL, "vocab_size": str(bench.tokenized.vocab_size)})

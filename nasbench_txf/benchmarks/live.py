@@ -7,7 +7,9 @@ run stores anything. The tokenizer is trained lazily at the first evaluation and
 
 An evaluation trains with :mod:`nasbench_txf.training`, scores the task's GLUE metrics on
 the dev split (plus a held-out part of the training file, ``holdout_size``, which cuts the
-noise of small dev sets), and measures parameters, FLOPs and inference latency. A run
+noise of small dev sets), and measures parameters, FLOPs and inference latency. It also records the loss of
+predicting the training label frequencies on the scored rows (``info["chance_loss"]``), so
+that a table can tell a training that learned nothing from a bad arch. A run
 directory (given by the runner) keeps one safetensors checkpoint per (arch, seed, recipe):
 a resumed run reuses a finished evaluation instead of training again, and ``transfer=true``
 starts a new arch from the trained neighbour with the largest overlap (seed 000 §3.3.3).
@@ -49,7 +51,16 @@ from nasbench_txf.tasks import (
 )
 from nasbench_txf.threads import torch_threads
 from nasbench_txf.tokenizer import pretrained_tokenizer, trained_tokenizer
-from nasbench_txf.training import Diverged, Encoded, Recipe, latency_ms, resolve_device, train, uses_bf16
+from nasbench_txf.training import (
+    Diverged,
+    Encoded,
+    Recipe,
+    chance_loss,
+    latency_ms,
+    resolve_device,
+    train,
+    uses_bf16,
+)
 
 CHECKPOINT_FORMAT = "nasbench-txf checkpoint 1"
 
@@ -338,7 +349,8 @@ class Live(Benchmark):
             "splits": splits, "selection_loss": outcome.selection_loss, "train_loss": outcome.train_loss,
             "best_epoch": outcome.best_epoch, "steps": outcome.steps, "train_seconds": outcome.seconds,
             "train_cpu_seconds": outcome.cpu_seconds, "train_rows": len(data.train), "device": device.type,
-            "precision": outcome.precision, "timed_on": describe(device, torch.get_num_threads()), **transferred,
+            "precision": outcome.precision, "timed_on": describe(device, torch.get_num_threads()),
+            "chance_loss": chance_loss(data.train.labels, labels, self.spec), **transferred,
         }
         result = Result(metrics, time.perf_counter() - started, info=info)
         if checkpoint is not None:

@@ -105,11 +105,11 @@ class Tabular(TableBenchmark):
         return lookup(self.rows, arch, seed).result()
 
     def expected(self, archs: Sequence[Arch]) -> np.ndarray:
-        """The mean of each arch's successful measured seeds (NaN for none)."""
+        """The mean of each arch's measured seeds, failed and at-chance trainings left out (NaN for none)."""
         objective = self.objective.name
         values = []
         for arch in archs:
             ok = [r.metrics[objective] for r in self.rows.get(arch.id, ())
-                  if r.status == "ok" and objective in r.metrics]
+                  if r.measured and objective in r.metrics]
             values.append(float(np.mean(ok)) if ok else math.nan)
         return np.asarray(values, dtype=float)

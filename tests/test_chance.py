@@ -1,0 +1,87 @@
+"""A training that learned nothing (DESIGN §10: a recipe failure) is not a measurement of its arch."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from nbt_testing import space
+
+from nasbench_txf.benchmarks.tabular import Tabular
+from nasbench_txf.seed_noise import noise_level
+from nasbench_txf.surrogate import arch_targets
+from nasbench_txf.table_info import describe, seed_values
+from nasbench_txf.tabular import Row, Table
+from nasbench_txf.tasks import GLUE_TASKS
+from nasbench_txf.training import chance_loss
+
+TOY = space("toy-grid")
+
+
+def test_chance_loss_worked_out_by_hand() -> None:
+    sst2 = GLUE_TASKS["sst2"]
+    # training labels 0, 0, 0, 1: add-one smoothed frequencies 4/6 and 2/6
+    assert chance_loss(np.array([0, 0, 0, 1]), np.array([0, 1]), sst2) == pytest.approx(
+        -(math.log(4 / 6) + math.log(2 / 6)) / 2)
+    # a label never seen in training costs a finite loss
+    assert math.isfinite(chance_loss(np.array([0, 0]), np.array([1]), sst2))
+    regression = dataclasses.replace(sst2, labels=None)
+    assert chance_loss(np.array([1.0, 3.0]), np.array([2.0, 4.0]), regression) == pytest.approx(2.0)
+
+
+def _row(loss: float, chance: float | None, status: str = "ok") -> Row:
+    info = {} if chance is None else {"chance_loss": chance}
+    metrics = {"accuracy": 0.5575, "loss": loss} if status == "ok" else {}
+    return Row("a", {}, 0, status, None if status == "ok" else "diverged", metrics, 12.0, info)
+
+
+@pytest.mark.parametrize(("row", "at_chance"), [
+    (_row(0.6867, 0.6867), True),  # the recipe-3 build's two runs that predicted one class
+    (_row(0.70, 0.6867), True),  # worse than the label frequencies
+    (_row(0.5435, 0.6867), False),  # its next worst run: 21% below chance, it learned something
+    (_row(0.6867, None), False),  # imported and older rows do not say what chance is
+    (_row(0.0, 0.6867, status="failed"), False),  # failed already, for another reason
+])
+def test_which_rows_stayed_at_chance(row: Row, at_chance: bool) -> None:
+    assert row.stayed_at_chance is at_chance
+    assert row.measured is (row.status == "ok" and not at_chance)
+
+
+def test_a_row_at_chance_is_answered_as_a_failed_training_with_its_scores_kept() -> None:
+    result = _row(0.6867, 0.6867).result()
+    assert not result.ok and not result.metrics and result.cost_seconds == 12.0
+    assert "stayed at chance: loss 0.6867, against 0.6867" in (result.reason or "")
+    assert result.info["scored"] == {"accuracy": 0.5575, "loss": 0.6867}
+    assert _row(0.5, 0.6867).result().metrics["loss"] == 0.5
+
+
+def test_tables_leave_runs_at_chance_out_of_noise_means_and_surrogate(toy_table: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "t"
+    shutil.copytree(toy_table, folder)
+    table = Table.read(folder)
+    repeated = next(rows for rows in table.by_arch().values() if len(rows) == 3)
+    victim = repeated[1]
+    others = [r for r in table.rows if r is not victim]
+    before = noise_level(seed_values(Table(folder, table.meta, others), "score"))
+    collapsed = dataclasses.replace(victim, metrics={**victim.metrics, "score": victim.metrics["score"] - 50,
+                                                     "loss": 0.69}, info={"chance_loss": 0.69})
+    with table.writing():
+        table.rewrite([collapsed if r is victim else r for r in table.rows])
+    table = Table.read(folder)
+    summary = describe(table)
+    assert summary["at_chance_rows"] == 1 and summary["failed_rows"] == 0
+    # a fall of 50 would swamp the noise (0.3); left out, the noise is the other runs'
+    assert summary["objective_seed_noise_std"] == pytest.approx(before)
+    bench = Tabular(TOY, options=Tabular.make_options({"table": str(folder)}))
+    arch = TOY.arch(victim.card)
+    assert bench.expected([arch])[0] == pytest.approx(np.mean([repeated[0].metrics["score"],
+                                                               repeated[2].metrics["score"]]))
+    answer = bench.evaluate(arch, seed=victim.seed)
+    assert not answer.ok and "stayed at chance" in (answer.reason or "")
+    targets = arch_targets(TOY, table.by_arch(), ["score"])
+    assert sorted(len(x) for x in targets.by_seed["score"]).count(2) == 1
+
