@@ -2,9 +2,11 @@
 
 Each input row holds a card in the space's own format — either one ``card`` column with the
 card as JSON, or one column per card field (list values as JSON, e.g. ``[128, 256]``) — and
-the metric columns named by ``--metric``; optional ``seed`` and ``cost_seconds`` columns.
-Every card is validated by the space. Bad rows are reported with their line numbers and
-skipped; the rest is imported. A file with no valid row imports nothing.
+the metric columns named by ``--metric``; optional ``seed`` and ``cost_seconds`` columns, and
+``status`` and ``reason`` (what ``bench export`` writes): a row whose status is not ``ok`` is
+a failed evaluation, not a measurement, and is skipped like a bad row. Every card is
+validated by the space. Bad rows are reported with their line numbers and skipped; the rest
+is imported. A file with no valid row imports nothing.
 """
 
 from __future__ import annotations
@@ -98,9 +100,13 @@ def import_table(path: str | Path, space: Space, metrics: list[Metric], task: st
     missing = [m.name for m in metrics if m.name not in columns]
     if missing:
         raise DataError(f"{path}: no column(s) {', '.join(missing)}; the file has {', '.join(sorted(columns))}")
-    fields = [] if "card" in columns else sorted(columns - {m.name for m in metrics} - {"seed", "cost_seconds"})
+    not_card = {m.name for m in metrics} | {"seed", "cost_seconds", "status", "reason"}
+    fields = [] if "card" in columns else sorted(columns - not_card)
     rows, skipped = [], []
     for number, record in records:
+        if (status := record.get("status") or "ok") != "ok":
+            skipped.append(f"line {number}: not a successful evaluation (status {status}: {record.get('reason')})")
+            continue
         try:
             arch = space.arch(_card(record, fields))
             values = {m.name: float(record[m.name]) for m in metrics}

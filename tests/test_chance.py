@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import json
 import math
 import shutil
 from pathlib import Path
@@ -85,3 +87,26 @@ def test_tables_leave_runs_at_chance_out_of_noise_means_and_surrogate(toy_table:
     targets = arch_targets(TOY, table.by_arch(), ["score"])
     assert sorted(len(x) for x in targets.by_seed["score"]).count(2) == 1
 
+
+
+def test_export_says_a_row_at_chance_failed_and_import_skips_it(cli, toy_table: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "t"
+    shutil.copytree(toy_table, folder)
+    table = Table.read(folder)
+    victim = table.rows[3]
+    with table.writing():
+        table.rewrite([dataclasses.replace(r, metrics={**r.metrics, "loss": 0.69}, info={"chance_loss": 0.69})
+                       if r is victim else r for r in table.rows])
+    assert cli("bench", "export", "t", "--out", "out.csv").returncode == 0
+    with (tmp_path / "out.csv").open() as handle:
+        exported = list(csv.DictReader(handle))
+    assert [r["status"] for r in exported].count("failed") == 1
+    row = exported[3]
+    assert row["status"] == "failed" and "stayed at chance" in row["reason"]
+    assert float(row["score"]) == victim.metrics["score"]  # what it measured is kept
+    done = cli("bench", "import", "out.csv", "--space", "toy-grid", "--task", "toy", "--metric", "score",
+               "--out", "copy", "--json")
+    assert done.returncode == 0, done.stderr
+    assert "line 5: not a successful evaluation (status failed: the training stayed at chance" in done.stderr
+    assert json.loads(done.stdout)["skipped"] == 1
+    assert len(Table.read(tmp_path / "copy").rows) == len(table.rows) - 1

@@ -15,7 +15,7 @@ from nasbench_txf.errors import UserError
 from nasbench_txf.registry import get_space
 from nasbench_txf.result import Metric
 from nasbench_txf.space import Space
-from nasbench_txf.tabular import Table
+from nasbench_txf.tabular import Row, Table
 
 
 def register(sub: Any) -> None:
@@ -81,11 +81,18 @@ def table_space(table: Table) -> Space:
     return open_space(table.meta.space["name"], table.meta.space.get("options", {}))
 
 
+def export_record(row: Row, metric_names: list[str]) -> dict[str, Any]:
+    """A row with the status the table answers it with (a row that stayed at chance is
+    ``failed``, with its reason) and the metrics it measured."""
+    answer = row.result()
+    return {"arch_id": row.arch_id, "card": json.dumps(row.card, sort_keys=True), "seed": row.seed,
+            "status": answer.status, "reason": answer.reason or "", "cost_seconds": row.cost_seconds,
+            **{m: row.metrics.get(m, "") for m in metric_names}}
+
+
 def export(table: Table, out: str | None) -> None:
     metric_names = [m.name for m in table.meta.metrics]
-    records = [{"arch_id": r.arch_id, "card": json.dumps(r.card, sort_keys=True), "seed": r.seed,
-                "status": r.status, "reason": r.reason or "", "cost_seconds": r.cost_seconds,
-                **{m: r.metrics.get(m, "") for m in metric_names}} for r in table.rows]
+    records = [export_record(r, metric_names) for r in table.rows]
     if out and out.endswith(".jsonl"):
         Path(out).write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
         return
