@@ -129,7 +129,7 @@ class Row:
         if self.stayed_at_chance:
             reason = (f"the training stayed at chance: loss {self.metrics['loss']:.4f}, against "
                       f"{self.info['chance_loss']:.4f} for the training label frequencies")
-            return Result.failed(reason, self.cost_seconds, **self.info, scored=dict(self.metrics))
+            return Result.failed(reason, self.cost_seconds, **{**self.info, "scored": dict(self.metrics)})
         return Result(self.metrics, self.cost_seconds, self.status, self.reason, self.info)  # type: ignore[arg-type]
 
 
