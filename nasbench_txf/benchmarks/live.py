@@ -7,9 +7,10 @@ run stores anything. The tokenizer is trained lazily at the first evaluation and
 
 An evaluation trains with :mod:`nasbench_txf.training`, scores the task's GLUE metrics on
 the dev split (plus a held-out part of the training file, ``holdout_size``, which cuts the
-noise of small dev sets), and measures parameters, FLOPs and inference latency. It also records the loss of
-predicting the training label frequencies on the scored rows (``info["chance_loss"]``), so
-that a table can tell a training that learned nothing from a bad arch. A run
+noise of small dev sets), and measures parameters, FLOPs and inference latency. It also
+records the loss of predicting the training label frequencies on the scored rows
+(``info["chance_loss"]``), so that a table can tell a training that learned nothing from a
+bad arch. A run
 directory (given by the runner) keeps one safetensors checkpoint per (arch, seed, recipe):
 a resumed run reuses a finished evaluation instead of training again, and ``transfer=true``
 starts a new arch from the trained neighbour with the largest overlap (seed 000 §3.3.3).
