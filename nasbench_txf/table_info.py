@@ -22,8 +22,8 @@ from nasbench_txf.tabular import Row, Table
 
 def seed_values(table: Table, metric: str, split: str | None = None) -> list[np.ndarray]:
     """Each arch's measurements of ``metric`` (rows that failed or stayed at chance left
-    out), one array per arch: the row's
-    value, or with ``split`` its value on that evaluation split (``info["splits"]``)."""
+    out), one array per arch: the row's value, or with ``split`` its value on that
+    evaluation split (``info["splits"]``)."""
     def value(row: Row) -> float | None:
         scored = row.metrics if split is None else row.info.get("splits", {}).get(split, {})
         return scored.get(metric)

@@ -13,10 +13,10 @@ publish them (never pickle):
     ``seed``, ``status`` ("ok"/"failed"), ``reason``, ``metrics`` ({name: value}),
     ``cost_seconds`` and ``info``. A live row's ``info.chance_loss`` is the loss its scored
     rows would have under the training label frequencies: a successful row whose ``loss``
-    metric is not at least ``CHANCE_MARGIN`` (1%) below it stayed at chance, and counts as a failed
-    training, not a measurement of its arch (:attr:`Row.stayed_at_chance`). Rows are appended
-    as they are measured, so a build can be stopped at any time; a half-written last line (a
-    killed writer) is ignored and cut off before the next append.
+    metric is not at least ``CHANCE_MARGIN`` (1%) below it stayed at chance, and counts as a
+    failed training, not a measurement of its arch (:attr:`Row.stayed_at_chance`). Rows are
+    appended as they are measured, so a build can be stopped at any time; a half-written last
+    line (a killed writer) is ignored and cut off before the next append.
 
 Lookup is by (arch, seed); a seed that was not measured for an arch maps to one that was,
 deterministically (``seed mod`` the number of measured seeds).

@@ -61,6 +61,15 @@ def test_a_row_at_chance_is_answered_as_a_failed_training_with_its_scores_kept()
     assert _row(0.5, 0.6867).result().metrics["loss"] == 0.5
 
 
+def _put_at_chance(table: Table, victim: Row, score: float) -> Table:
+    """``table`` read again after ``victim`` was rewritten as a run that stayed at chance, scoring ``score``."""
+    collapsed = dataclasses.replace(victim, metrics={**victim.metrics, "score": score, "loss": 0.69},
+                                    info={"chance_loss": 0.69})
+    with table.writing():
+        table.rewrite([collapsed if r is victim else r for r in table.rows])
+    return Table.read(table.folder)
+
+
 def test_tables_leave_runs_at_chance_out_of_noise_means_and_surrogate(toy_table: Path, tmp_path: Path) -> None:
     folder = tmp_path / "t"
     shutil.copytree(toy_table, folder)
@@ -69,11 +78,7 @@ def test_tables_leave_runs_at_chance_out_of_noise_means_and_surrogate(toy_table:
     victim = repeated[1]
     others = [r for r in table.rows if r is not victim]
     before = noise_level(seed_values(Table(folder, table.meta, others), "score"))
-    collapsed = dataclasses.replace(victim, metrics={**victim.metrics, "score": victim.metrics["score"] - 50,
-                                                     "loss": 0.69}, info={"chance_loss": 0.69})
-    with table.writing():
-        table.rewrite([collapsed if r is victim else r for r in table.rows])
-    table = Table.read(folder)
+    table = _put_at_chance(table, victim, score=victim.metrics["score"] - 50)
     summary = describe(table)
     assert summary["at_chance_rows"] == 1 and summary["failed_rows"] == 0
     # a fall of 50 would swamp the noise (0.3); left out, the noise is the other runs'
@@ -88,15 +93,11 @@ def test_tables_leave_runs_at_chance_out_of_noise_means_and_surrogate(toy_table:
     assert sorted(len(x) for x in targets.by_seed["score"]).count(2) == 1
 
 
-
 def test_export_says_a_row_at_chance_failed_and_import_skips_it(cli, toy_table: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    folder = tmp_path / "t"
-    shutil.copytree(toy_table, folder)
-    table = Table.read(folder)
+    shutil.copytree(toy_table, tmp_path / "t")
+    table = Table.read(tmp_path / "t")
     victim = table.rows[3]
-    with table.writing():
-        table.rewrite([dataclasses.replace(r, metrics={**r.metrics, "loss": 0.69}, info={"chance_loss": 0.69})
-                       if r is victim else r for r in table.rows])
+    _put_at_chance(table, victim, score=victim.metrics["score"])
     assert cli("bench", "export", "t", "--out", "out.csv").returncode == 0
     with (tmp_path / "out.csv").open() as handle:
         exported = list(csv.DictReader(handle))
