@@ -25,6 +25,11 @@ Like NAS-Bench-301, the model is chosen and judged on archs it did not see:
   seeded by (arch, seed), to the objective's predicted mean: deterministic per seed, noisy
   across seeds as a real benchmark is, and zero on average, so the predicted mean stays
   what regret is measured on.
+- **Failed trainings**: the share of the table's trainings that failed or stayed at chance
+  (:attr:`~nasbench_txf.tabular.Row.measured`) is stored, and ``evaluate(arch, seed)`` fails
+  at that rate, seeded by (arch, seed), as the tabular benchmark answers those rows. The
+  models never see them (they are no measurement of their arch), so the surrogate's
+  answers would otherwise never fail where the table's do.
 
 Stored as JSON plus LightGBM's text model format (no pickle), in ``<table>/surrogate/``.
 """
@@ -56,8 +61,8 @@ from nasbench_txf.threads import one_thread
 
 FORMAT = "nasbench-txf surrogate"
 #: 2: noise of every metric, one level or per arch; 3: bad runs; 4: model kinds besides trees;
-#: 5: metrics counted from the card
-FORMAT_VERSION = 5
+#: 5: metrics counted from the card; 6: the rate of failed trainings
+FORMAT_VERSION = 6
 
 
 def kendall(a: np.ndarray, b: np.ndarray) -> float:
@@ -178,6 +183,12 @@ def counted_metrics(table: Table, space: Space, targets: ArchTargets) -> dict[st
     }
 
 
+def failures(table: Table) -> dict[str, Any]:
+    """How many of the table's trainings failed or stayed at chance, of how many, and the rate."""
+    failed = sum(not row.measured for row in table.rows)
+    return {"rows": failed, "of": len(table.rows), "rate": failed / len(table.rows)}
+
+
 def noise_file(metric: str) -> str:
     return f"{metric}.noise.lgb.txt"
 
@@ -237,7 +248,7 @@ class Surrogate:
             "encoding": "onehot", "config": config, "configs": configs, "counted": list(counted),
             "noise_std": noise[metrics[0]]["std"], "noise": noise,
             "score_std_across_archs": float(np.std(y, ddof=1)),
-            "validation": validation,
+            "validation": validation, "failures": failures(table),
         }
         return cls(space, meta, models, noise_models, counted)
 
@@ -323,5 +334,21 @@ class Surrogate:
         return self.noise_model(metric or self.objective).std(archs, self.encoding)
 
     def noise(self, arch: Arch, seed: int, metric: str | None = None) -> float:
-        rng = np.random.default_rng([seed & 0xFFFFFFFF, int(arch.id[:15], 16)])
-        return self.noise_model(metric or self.objective).draw(arch, self.encoding, rng)
+        return self.noise_model(metric or self.objective).draw(arch, self.encoding, seeded(arch, seed))
+
+    @property
+    def failure_rate(self) -> float:
+        """The share of the table's trainings that failed or stayed at chance (0 for a
+        surrogate of format 5 and older, which did not record it)."""
+        return float(self.meta.get("failures", {}).get("rate", 0.0))
+
+    def fails(self, arch: Arch, seed: int) -> bool:
+        """Whether the training of ``arch`` at ``seed`` fails: true at :attr:`failure_rate`,
+        the same for the same (arch, seed), and drawn independently of the noise."""
+        return bool(seeded(arch, seed, stream=1).random() < self.failure_rate)
+
+
+def seeded(arch: Arch, seed: int, stream: int = 0) -> np.random.Generator:
+    """A generator for the draws of ``arch`` at ``seed``; ``stream`` keeps kinds of draw apart."""
+    key = [seed & 0xFFFFFFFF, int(arch.id[:15], 16)]
+    return np.random.default_rng([*key, stream] if stream else key)

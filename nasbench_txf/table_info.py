@@ -162,6 +162,7 @@ def describe(table: Table) -> dict[str, Any]:
         out["surrogate"] = {k: meta[k] for k in ("archs", "config", "noise_std", "score_std_across_archs",
                                                  "validation")}
         out["surrogate"]["configs"] = meta.get("configs", {})  # format 4: each metric's chosen model
+        out["surrogate"]["failures"] = meta.get("failures")  # format 6: the rate it fails at
         objective_noise = meta.get("noise", {}).get(meta["objective"], {"model": "constant"})  # format 1: one level
         out["surrogate"]["noise_model"] = objective_noise["model"]
         out["surrogate"]["noise_parameters"] = {k: v for k, v in objective_noise.items()

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from nbt_testing import space
 
+from nasbench_txf.benchmarks.surrogate import SurrogateBenchmark
 from nasbench_txf.benchmarks.tabular import Tabular
 from nasbench_txf.seed_noise import noise_level
-from nasbench_txf.surrogate import arch_targets
+from nasbench_txf.surrogate import Surrogate, arch_targets
 from nasbench_txf.table_info import describe, seed_values
 from nasbench_txf.tabular import Row, Table
 from nasbench_txf.tasks import GLUE_TASKS
@@ -111,3 +112,35 @@ def test_export_says_a_row_at_chance_failed_and_import_skips_it(cli, toy_table: 
     assert "line 5: not a successful evaluation (status failed: the training stayed at chance" in done.stderr
     assert json.loads(done.stdout)["skipped"] == 1
     assert len(Table.read(tmp_path / "copy").rows) == len(table.rows) - 1
+
+
+def test_the_surrogate_fails_at_the_rate_the_tables_trainings_failed(toy_table: Path, tmp_path: Path) -> None:
+    """7 runs at chance and 7 failed ones of the toy table's 140: the surrogate's answers fail
+    at 10%, the same for the same (arch, seed), as the tabular benchmark answers those rows."""
+    folder = tmp_path / "t"
+    shutil.copytree(toy_table, folder)
+    table = Table.read(folder)
+    rows = list(table.rows)
+    for i in range(0, 140, 10):
+        if i % 20:
+            rows[i] = dataclasses.replace(rows[i], status="failed", reason="diverged", metrics={})
+        else:
+            rows[i] = dataclasses.replace(rows[i], metrics={**rows[i].metrics, "loss": 0.69},
+                                          info={"chance_loss": 0.69})
+    with table.writing():
+        table.rewrite(rows)
+    model = Surrogate.fit(Table.read(folder), TOY)
+    assert model.meta["failures"] == {"rows": 14, "of": 140, "rate": 0.1}
+    model.save(folder / "surrogate")
+    archs = list(TOY.enumerate())
+    draws = [model.fails(arch, seed) for arch in archs for seed in range(40)]
+    assert abs(sum(draws) - 0.1 * len(draws)) < 4 * math.sqrt(0.09 * len(draws))
+    bench = SurrogateBenchmark(TOY, options=SurrogateBenchmark.make_options({"table": str(folder)}))
+    assert bench.version.endswith("/failures")
+    answers = [(arch, seed, bench.evaluate(arch, seed)) for arch in archs[:20] for seed in range(10)]
+    failed = [(arch, seed, a) for arch, seed, a in answers if not a.ok]
+    assert failed and all(model.fails(arch, seed) for arch, seed, _ in failed)
+    assert sum(model.fails(arch, seed) for arch, seed, _ in answers) == len(failed)
+    assert "failed, as 14 of the table's 140 trainings did" in (failed[0][2].reason or "")
+    assert failed[0][2].cost_seconds > 0 and bench.evaluate(failed[0][0], failed[0][1]) == failed[0][2]
+    assert describe(Table.read(folder))["surrogate"]["failures"]["rate"] == 0.1

@@ -60,14 +60,19 @@ class SurrogateBenchmark(TableBenchmark):
     @property
     def version(self) -> str:
         """The table's rows, the metrics counted from the card (a surrogate of format 4 and
-        older learned them: its answers differ), and the objective's noise model where it is
-        not one level for all."""
+        older learned them: its answers differ), the objective's noise model where it is
+        not one level for all, and whether trainings fail (format 5 and older never did)."""
         counted = "".join(f"/counted-{name}" for name in self.model.counted)
-        return super().version + counted + ("" if self.noise_kind == "constant" else f"/{self.noise_kind}-noise")
+        noise = "" if self.noise_kind == "constant" else f"/{self.noise_kind}-noise"
+        return super().version + counted + noise + ("/failures" if self.model.failure_rate else "")
 
     def evaluate(self, arch: Arch, seed: int) -> Result:
         predicted = {name: float(values[0]) for name, values in self.model.predict([arch]).items()}
         cost = max(0.0, predicted.pop("cost_seconds"))
+        if self.model.fails(arch, seed):
+            failures = self.model.meta["failures"]
+            return Result.failed(f"the training failed, as {failures['rows']} of the table's {failures['of']} "
+                                 "trainings did (the surrogate fails at their rate)", cost, predicted=True)
         objective = self.objective.name
         predicted[objective] += self.model.noise(arch, seed, objective)
         if not all(math.isfinite(v) for v in predicted.values()):
