@@ -349,6 +349,9 @@ class Surrogate:
 
 
 def seeded(arch: Arch, seed: int, stream: int = 0) -> np.random.Generator:
-    """A generator for the draws of ``arch`` at ``seed``; ``stream`` keeps kinds of draw apart."""
+    """A generator for the draws of ``arch`` at ``seed``; ``stream`` keeps kinds of draw apart.
+
+    Stream 0 (the noise) keeps the two-number key the noise was always drawn with, so that
+    answers stored before the failure draw existed are answered the same again."""
     key = [seed & 0xFFFFFFFF, int(arch.id[:15], 16)]
     return np.random.default_rng([*key, stream] if stream else key)
