@@ -225,7 +225,7 @@ def test_the_built_in_table_is_a_valid_flexibert_sst2_table() -> None:
     assert table.meta.space == flexibert.key() and table.meta.task == "sst2"
     assert table.meta.metrics[0].name == "accuracy" and table.meta.source["benchmark"] == "live"
     recipe = table.meta.source["options"]
-    assert (recipe["train_size"], recipe["epochs"], recipe["lr"], recipe["holdout_size"]) == (40000, 1, 3e-4, 5000)
+    assert (recipe["train_size"], recipe["epochs"], recipe["lr"], recipe["holdout_size"]) == (40000, 1, 3e-4, 27349)
     assert recipe["group_by_length"] is True
     for row in table.rows:
         assert flexibert.arch(row.card).id == row.arch_id and row.seed in (0, 1, 2)
