@@ -1,11 +1,21 @@
 """Write leaderboards to a folder: Markdown, CSV, PNG plots and a static HTML page.
 
-Files are written into a temporary folder beside ``out`` and moved into place at the end,
-so an interrupted publish never leaves a half-written site where a complete one was.
+Publishing only ever replaces what an earlier publish wrote. Every site holds a marker file,
+:data:`MARKER`, listing the files publish wrote there; ``--out`` may name a new folder, an
+empty one, or a site with that marker and nothing else in it. Anything else is refused
+before anything is written — a folder of other files, one that holds the input store or the
+current folder, a file — because replacing it would delete what publish did not write. A
+site that has gained files publish did not write is refused too, not pruned: they are the
+user's, and moving them into the new site would hide them in a folder publish replaces.
+
+Files are written into a temporary folder beside ``out`` and swapped in at the end (the old
+site renamed away, the new one renamed in, the old one's listed files deleted), so an
+interrupted publish never leaves a half-written or mixed site where a complete one was.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,16 +26,28 @@ from pathlib import Path
 
 import pandas as pd
 
+from nasbench_txf import __version__
 from nasbench_txf.errors import UserError
 
 from . import plots, views
 from .aggregate import Settings, leaderboard
 from .collect import RunTable
-from .render import Provenance, html_page, html_section, markdown
+from .render import Provenance, html_page, html_section, markdown, md_table, md_text
 
 TITLE = "nasbench-txf leaderboard"
 #: curves per plot; a table with more rows plots its best ones
 CURVES = 8
+#: the file in every published site that lists what publish wrote there (and so may replace)
+MARKER = ".nasbench-txf-site.json"
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Where a publish writes, checked by :func:`check_targets`."""
+
+    site: Path  #: the site folder, resolved
+    previous: list[str] | None  #: what publish may replace there (see :func:`_previous_site`)
+    copy: Path | None  #: the Markdown copy, resolved
 
 
 @dataclass
@@ -42,41 +64,169 @@ def slug(text: str) -> str:
 
 
 def publish(tables: Sequence[RunTable], out: Path, settings: Settings, provenance: Provenance,
-            family: str = views.DEFAULT_FAMILY, markdown_copy: Path | None = None) -> list[str]:
+            family: str = views.DEFAULT_FAMILY, markdown_copy: Path | None = None,
+            store: Path | None = None) -> list[str]:
     """Every table with its plots, plus the grid and the ablation where the table has them.
 
-    ``markdown_copy``: also write the Markdown page there, its images linked relative to it
-    (e.g. ``docs/leaderboard.md`` beside ``--out docs/leaderboard``). Returns the names of
-    the files written into ``out``.
+    ``markdown_copy``: also write the Markdown page there (atomically), its images linked
+    relative to it (e.g. ``docs/leaderboard.md`` beside ``--out docs/leaderboard``).
+    ``store``: the store the tables came from, which neither target may replace or hold.
+    Refuses with :class:`UserError`, before writing anything, any target that would replace
+    a file publish did not write (see the module's docstring). Returns the names of the
+    files written into ``out``.
     """
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file, not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    where = check_targets(out, markdown_copy, store)
+    site = where.site
+    site.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{site.name}-", dir=site.parent))
     try:
+        work.chmod(0o777 & ~_umask())  # mkdtemp's 0700 would hide the site from a web server or other users
         page = Page()
         for table in tables:
             _table_sections(table, work, settings, provenance, family, page)
-        _write(work / "leaderboard.md", f"# {TITLE}\n\n" + "\n".join(page.markdown), page)
+        text = f"# {TITLE}\n\n" + "\n".join(page.markdown)
+        _write(work / "leaderboard.md", text, page)
         _write(work / "index.html", html_page(TITLE, page.html), page)
-        if out.exists():
-            shutil.rmtree(out)
-        work.rename(out)
-        if markdown_copy is not None:
-            _relinked_copy(out / "leaderboard.md", markdown_copy, page.files)
+        marker = {"written_by": "nasbench-txf leaderboard publish", "version": __version__,
+                  "files": sorted(set(page.files))}
+        (work / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
+        _swap(work, site, where.previous)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    if where.copy is not None:
+        _write_atomically(where.copy, _relinked(text, site, where.copy, page.files))
     return sorted(page.files)
 
 
-def _relinked_copy(source: Path, copy: Path, files: list[str]) -> None:
-    prefix = Path(os.path.relpath(source.parent.resolve(), copy.parent.resolve()))
-    text = source.read_text(encoding="utf-8")
+def check_targets(out: Path, markdown_copy: Path | None = None, store: Path | None = None) -> Targets:
+    """``--out`` and ``--markdown`` resolved, or :class:`UserError` where writing there could
+    replace a file publish did not write. Publishing checks them itself; a caller checks them
+    first to refuse before reading a store."""
+    site = _target(out, "--out", store)
+    previous = _previous_site(out, site)
+    return Targets(site, previous, None if markdown_copy is None else _copy_target(markdown_copy, site, store))
+
+
+def _target(path: Path, flag: str, store: Path | None) -> Path:
+    """``path`` resolved, refused where nothing can be written (a parent is a file) or where
+    writing would replace or swallow the current folder or the input ``store``."""
+    target = path.resolve()
+    parent = next((p for p in target.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise UserError(f"{flag} {path}: {parent} is a file, not a folder")
+    cwd = Path.cwd().resolve()
+    if target == cwd or target in cwd.parents:
+        raise UserError(f"{flag} {path} is the current folder or holds it; choose another path")
+    if store is not None:
+        source = store.resolve()
+        if target == source or target in source.parents:
+            relation = "is" if target == source else "holds"
+            raise UserError(f"{flag} {path} {relation} the input store {store}; choose another path")
+    return target
+
+
+def _previous_site(out: Path, site: Path) -> list[str] | None:
+    """The entries of the folder ``site`` that publish may replace: ``None`` where there is no
+    folder yet, ``[]`` for an empty one, else a previous site's files (all of them listed in
+    its marker). Refuses a file, and a folder holding anything publish did not write."""
+    if not site.exists():
+        return None
+    if not site.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
+    entries = sorted(p.name for p in site.iterdir())
+    if not entries:
+        return entries
+    if MARKER not in entries:
+        raise UserError(f"--out {out} is not empty and was not written by `leaderboard publish`; "
+                        "choose an empty or new folder")
+    listed = _listed(out, site / MARKER) | {MARKER}
+    foreign = [name for name in entries if name not in listed or not _plain_file(site / name)]
+    if foreign:
+        shown = ", ".join(repr(name) for name in foreign[:3]) + (", …" if len(foreign) > 3 else "")
+        raise UserError(f"--out {out} holds {len(foreign)} entries `leaderboard publish` did not write ({shown}); "
+                        "move them away or choose another folder")
+    return entries
+
+
+def _listed(out: Path, marker: Path) -> set[str]:
+    """The file names a site's marker lists; a marker publish cannot have written is refused."""
+    try:
+        files = json.loads(marker.read_text(encoding="utf-8"))["files"] if _plain_file(marker) else None
+        if not isinstance(files, list) or not all(isinstance(name, str) for name in files):
+            raise TypeError(marker)
+    except (OSError, ValueError, TypeError, KeyError):
+        raise UserError(f"--out {out}: its {MARKER} is not one `leaderboard publish` wrote; "
+                        "choose an empty or new folder") from None
+    return set(files)
+
+
+def _plain_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
+
+
+def _copy_target(path: Path, site: Path, store: Path | None) -> Path:
+    """Where ``--markdown`` writes: refused where it is not a file name or overlaps the site."""
+    target = _target(path, "--markdown", store)
+    if target.is_dir():
+        raise UserError(f"--markdown {path} is a folder; give a file name, e.g. {path / 'leaderboard.md'}")
+    if target.exists() and not target.is_file():
+        raise UserError(f"--markdown {path} is not a regular file")
+    if target == site or site in target.parents or target in site.parents:
+        raise UserError(f"--markdown {path} overlaps --out {site}; write the copy beside the site")
+    return target
+
+
+def _swap(work: Path, site: Path, previous: list[str] | None) -> None:
+    """Move the finished ``work`` folder to ``site``; the previous site there (its ``previous``
+    entries) is renamed away first and deleted file by file afterwards, so nothing else is."""
+    if previous is None:
+        work.rename(site)
+        return
+    old = work.with_name(f"{work.name}-previous")
+    site.rename(old)
+    try:
+        work.rename(site)
+    except BaseException:
+        old.rename(site)
+        raise
+    for name in previous:
+        (old / name).unlink(missing_ok=True)
+    try:
+        old.rmdir()
+    except OSError:
+        raise UserError(f"published {site}; the previous site, moved to {old}, gained files while publishing "
+                        "and was kept") from None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: a reader
+    sees the old file or the new one, never part of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it, so set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _relinked(text: str, site: Path, copy: Path, files: list[str]) -> str:
+    """The site's Markdown ``text`` with its links to ``files`` made relative to ``copy``."""
+    prefix = Path(os.path.relpath(site, copy.parent))
     for name in files:
         text = text.replace(f"]({name})", f"]({(prefix / name).as_posix()})")
-    copy.parent.mkdir(parents=True, exist_ok=True)
-    copy.write_text(text, encoding="utf-8")
+    return text
 
 
 def _write(path: Path, text: str, page: Page) -> None:
@@ -140,9 +290,9 @@ def _grid_section(table: RunTable, frame: pd.DataFrame, png: Path, page: Page) -
     plots.grid_bars(grid.mean, grid.half, f"{label}: strategy × encoding", label, png)
     text = grid.text()
     page.markdown.append("\n".join([
-        f"### Strategy × encoding grid — {table.key.title}", "",
+        f"### Strategy × encoding grid — {md_text(table.key.title)}", "",
         f"Best {table.objective} (mean ± 90% CI over seeds), as in seed 000 Fig. 3.", "",
-        text.to_markdown(index=False), "", f"![strategy × encoding grid]({png.name})", ""]))
+        md_table(text), "", f"![strategy × encoding grid]({png.name})", ""]))
     table_html = text.to_html(index=False, border=0, classes="leaderboard")
     page.html.append(f"<section><h3>Strategy × encoding grid</h3>{table_html}"
                      f'<figure><img src="{png.name}" alt="strategy × encoding grid"></figure></section>')

@@ -1,13 +1,16 @@
 """Leaderboard tables as text: Markdown (GitHub-flavoured), CSV and HTML fragments.
 
 The numbers are formatted once here (mean ± 90% CI half-width) so every format shows the
-same thing; CSV keeps the raw numeric columns for further analysis.
+same thing; CSV keeps the raw numeric columns for further analysis. Names come from the store
+(task names, option values, commands), so Markdown escapes them with :func:`md_text` and
+:func:`md_table` and HTML with :func:`html.escape`: a name never becomes markup.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +34,29 @@ class Provenance:
                f"benchmark: {table.key.title}; version {table.benchmark_version or 'not recorded'}"]
         out += [f"runs: {c}" for c in table.commands] or ["runs: commands not recorded"]
         return out
+
+
+#: characters that can start Markdown markup inside a line (GitHub-flavoured: tables, strikethrough, math)
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<#|~&$])")
+
+
+def md_text(text: str) -> str:
+    """``text`` as literal Markdown on one line: markup characters backslash-escaped, line breaks as spaces,
+    so a name from the store cannot end a heading, split a table row or open a link."""
+    return _MD_SPECIAL.sub(r"\\\1", re.sub(r"[\r\n]+", " ", text))
+
+
+def md_table(frame: pd.DataFrame) -> str:
+    """``frame`` as a Markdown table whose header and text cells are :func:`md_text`."""
+    escaped = frame.map(lambda v: md_text(v) if isinstance(v, str) else v)
+    return escaped.rename(columns=lambda c: md_text(str(c))).to_markdown(index=False)
+
+
+def _code_block(lines: Sequence[str]) -> list[str]:
+    """A fenced block of ``lines``, its fence longer than any run of backticks in them."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, *lines, fence]
 
 
 def _interval(mean: float, half: float, digits: int = 4) -> str:
@@ -100,10 +126,11 @@ def header(table: RunTable, settings: Settings) -> list[str]:
 def markdown(table: RunTable, frame: pd.DataFrame, settings: Settings, provenance: Provenance,
              images: Sequence[tuple[str, str]] = (), title: str | None = None) -> str:
     """A Markdown section: title, explanation, the table, images, and how to reproduce it."""
-    parts = [f"## {title or table.key.title}", "", *[f"{line}  " for line in header(table, settings)], "",
-             display(table, frame, settings).to_markdown(index=False), ""]
-    parts += [f"![{alt}]({src})" for alt, src in images]
-    parts += ["", "Reproduce:", "", "```", *provenance.lines(table), "```", ""]
+    parts = [f"## {md_text(title or table.key.title)}", "",
+             *[f"{md_text(line)}  " for line in header(table, settings)], "",
+             md_table(display(table, frame, settings)), ""]
+    parts += [f"![{md_text(alt)}]({src})" for alt, src in images]
+    parts += ["", "Reproduce:", "", *_code_block(provenance.lines(table)), ""]
     return "\n".join(parts)
 
 

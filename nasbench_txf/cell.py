@@ -10,12 +10,15 @@ from typing import Any
 from nasbench_txf.arch import canonical_json
 from nasbench_txf.benchmark import Benchmark
 from nasbench_txf.encoding import Encoding
-from nasbench_txf.errors import IncompatibleError
+from nasbench_txf.errors import IncompatibleError, UserError
 from nasbench_txf.options import options_dict
 from nasbench_txf.registry import get_benchmark, get_encoding, get_space, get_strategy, registry
 from nasbench_txf.simulation import Simulation
 from nasbench_txf.space import Space
 from nasbench_txf.strategy import Strategy
+
+#: the largest seed: every random generator the plugins use accepts 32-bit seeds
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,10 @@ class CellSpec:
     encoding_options: Mapping[str, Any] = field(default_factory=dict)
     benchmark_options: Mapping[str, Any] = field(default_factory=dict)
     simulation: Simulation = field(default_factory=Simulation)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise UserError(f"a seed must be a whole number from 0 to {MAX_SEED:,}, got {self.seed!r}")
 
 
 def incompatibility(
@@ -98,18 +105,24 @@ def open_benchmark(space_name: str, space_options: Mapping[str, Any], benchmark_
 
 
 def open_cell(spec: CellSpec) -> Cell:
-    """Load and configure every plugin of ``spec``; refuse a bad combination before running."""
+    """Load and configure every plugin of ``spec``; refuse a bad combination before running.
+
+    The strategy's and encoding's options are checked first: loading a benchmark can take
+    a while (a surrogate may have to be fitted), and a typo should not wait for it.
+    """
+    strategy_cls = get_strategy(spec.strategy)
+    strategy_options = strategy_cls.make_options(dict(spec.strategy_options))
+    encoding_name = spec.encoding or (strategy_cls.default_encoding if strategy_cls.requires.encoding else None)
+    encoding_cls = get_encoding(encoding_name) if encoding_name else None
+    encoding_options = encoding_cls.make_options(dict(spec.encoding_options)) if encoding_cls else None
     benchmark = open_benchmark(spec.space, spec.space_options, spec.benchmark, spec.task, spec.benchmark_options)
     space = benchmark.space
     search_space = benchmark.search_space()
-    strategy_cls = get_strategy(spec.strategy)
-    encoding_name = spec.encoding or (strategy_cls.default_encoding if strategy_cls.requires.encoding else None)
-    encoding_cls = get_encoding(encoding_name) if encoding_name else None
     if reason := incompatibility(strategy_cls, search_space, encoding_cls, benchmark):
         raise IncompatibleError(reason)
     encoding = None
     if encoding_cls is not None:
-        encoding = encoding_cls(search_space, encoding_cls.make_options(dict(spec.encoding_options)))
+        encoding = encoding_cls(search_space, encoding_options)
         encoding.fit()
     elif spec.encoding_options:
         raise IncompatibleError("--encoding-opt given without --encoding")
@@ -119,7 +132,7 @@ def open_cell(spec: CellSpec) -> Cell:
         metrics=benchmark.metrics,
         seed=spec.seed,
         encoding=encoding,
-        options=strategy_cls.make_options(dict(spec.strategy_options)),
+        options=strategy_options,
     )
     key = {
         "space": space.key(),

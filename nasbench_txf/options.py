@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, get_args, get_origin
@@ -67,7 +68,10 @@ def parse_value(owner: str, key: str, tp: Any, raw: Any) -> Any:
                 raise ValueError
             return int(raw)
         if tp is float:
-            return float(raw)
+            value = float(raw)
+            if not math.isfinite(value):  # no option means anything by nan or inf
+                raise ValueError
+            return value
         if tp is str:
             return str(raw)
     except ValueError:

@@ -29,3 +29,11 @@ def die_with_parent() -> None:
         return
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
+
+
+def pool_worker() -> None:
+    """Initialise a pool worker or manager: it ends with its parent and ignores Ctrl-C, which
+    reaches the whole process group, so that the driver alone decides what happens on an
+    interrupt (it stores every finished trial, then ends its workers)."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -7,9 +7,10 @@ guarantees), then the run goes on from the first trial that is not in the store.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.managers import SyncManager
@@ -23,11 +24,14 @@ from tqdm import tqdm
 from nasbench_txf.arch import Arch, canonical_json
 from nasbench_txf.cell import Cell, CellSpec, open_cell
 from nasbench_txf.errors import StoreError, UserError
-from nasbench_txf.orphans import die_with_parent
+from nasbench_txf.orphans import pool_worker
 from nasbench_txf.pareto import minimisation_matrix, pareto_indices
 from nasbench_txf.result import Metric, Result
 from nasbench_txf.simulation import WorkerClock
 from nasbench_txf.store import Store, TrialRow, now
+
+#: the largest query budget of a cell (far beyond any search, small enough to plan for)
+MAX_QUERIES = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,10 @@ class Budget:
             raise UserError("a budget needs a number of queries, simulated seconds, or both")
         if self.queries is not None and self.queries < 1:
             raise UserError(f"--budget must be at least 1 query, got {self.queries}")
-        if self.seconds is not None and self.seconds <= 0:
-            raise UserError(f"--budget-seconds must be positive, got {self.seconds}")
+        if self.queries is not None and self.queries > MAX_QUERIES:
+            raise UserError(f"--budget must be at most {MAX_QUERIES:,} queries, got {self.queries:,}")
+        if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds > 0):
+            raise UserError(f"--budget-seconds must be a positive, finite number, got {self.seconds}")
 
     def exhausted(self, trials: int, simulated_seconds: float) -> bool:
         return (self.queries is not None and trials >= self.queries) or (
@@ -233,25 +239,31 @@ def describe_difference(store: Store, key: dict[str, Any]) -> str:
     return f"{store.path} holds no run with this command's keys ({detail})"
 
 
+def _same_run(stored: Mapping[str, Any], key: Mapping[str, Any], seeds: Collection[int]) -> bool:
+    """Whether ``stored`` is the cell of one of ``seeds`` of the run whose cell key is ``key``."""
+    return stored.get("seed") in seeds and {**stored, "seed": None} == {**key, "seed": None}
+
+
 def open_in_store(store: Store, cell: Cell, resume: bool | Literal["auto"],
-                  command: str | None) -> list[TrialRow]:
+                  command: str | None, run_seeds: Collection[int] = ()) -> list[TrialRow]:
     """Check the store against ``resume``, record the cell; return its stored trials.
 
-    ``resume``: ``False`` refuses a store that already has trials of this cell, ``True``
-    requires them, ``"auto"`` (sweeps) continues whatever is there. Open the cells first
+    ``resume``: ``False`` refuses a store that already has trials of this cell; ``True``
+    continues the run, whose cells are this one's at ``run_seeds``: a cell that had not
+    started (or had no finished trial) starts now, provided the store holds no other run's
+    cells only; ``"auto"`` (sweeps) continues whatever is there. Open the cells first
     (:func:`~nasbench_txf.cell.open_cell`), so that a combination that cannot work is
     refused before a store is created.
     """
     cell.benchmark.attach_run_dir(run_dir(store.path))
     stored = store.cell(cell.id)
     rows = store.trials(cell.id) if stored else []
-    if resume == "auto":
-        resume = bool(rows)
-    if resume and not rows:
-        if stored:
-            raise StoreError(f"{store.path}: this run has no finished trial to resume from")
-        raise StoreError(describe_difference(store, cell.key))
-    if not resume and rows:
+    if resume is True and stored is None:
+        seeds = {*run_seeds, cell.seed}
+        cells = store.cells()
+        if cells and not any(_same_run(c.key, cell.key, seeds) for c in cells):
+            raise StoreError(describe_difference(store, cell.key))
+    if resume is False and rows:
         raise StoreError(
             f"{store.path} already has {len(rows)} trials of this run; add --resume to "
             "continue it, or give another --store"
@@ -281,12 +293,13 @@ def run_cell(
     resume: bool | Literal["auto"] = False,
     command: str | None = None,
     on_trial: Callable[[int], None] | None = None,
+    run_seeds: Collection[int] = (),
 ) -> CellSummary:
     """Run (or resume, see :func:`open_in_store`) one cell to its budget in this process,
     storing every trial as it finishes."""
     cell = open_cell(spec)
     with Store.open(store_path) as store:
-        rows = open_in_store(store, cell, resume, command)
+        rows = open_in_store(store, cell, resume, command, run_seeds)
         if on_trial is not None and rows:
             on_trial(len(rows))
         if done_by_budget(rows, budget):
@@ -327,41 +340,60 @@ def run_cells(
     a terminal only.
     """
     total = budget.queries * len(specs) if budget.queries is not None else None
+    seeds = {spec.seed for spec in specs}
     bar = tqdm(total=total, unit="trial", disable=None if progress is None else not progress,
                desc="trials", dynamic_ncols=True, leave=False)
     try:
         if workers <= 1 or len(specs) <= 1:
             return [run_cell(spec, store_path, budget, resume=resume, command=command,
-                             on_trial=bar.update) for spec in specs]
+                             on_trial=bar.update, run_seeds=seeds) for spec in specs]
         # spawn, not fork: forked torch/OpenMP thread pools can deadlock in the child
         context = multiprocessing.get_context("spawn")
         cells = [open_cell(spec) for spec in specs]
         manager = SyncManager(ctx=context)
-        manager.start(die_with_parent)  # its server process, like the workers, ends with this one
+        manager.start(pool_worker)  # its server process, like the workers, ends with this one
         with Store.open(store_path) as store, manager, ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=die_with_parent
+            max_workers=workers, mp_context=context, initializer=pool_worker
         ) as pool:
-            opened = [(cell, open_in_store(store, cell, resume, command)) for cell in cells]
+            opened = [(cell, open_in_store(store, cell, resume, command, seeds)) for cell in cells]
             bar.update(sum(len(rows) for _, rows in opened))
             queue = manager.Queue()
             running = {pool.submit(_stream_cell, i, spec, rows, budget, str(store_path), queue)
                        for i, (spec, (_, rows)) in enumerate(zip(specs, opened, strict=True))
                        if not done_by_budget(rows, budget)}
-            while running:
-                finished = {future for future in running if future.done()}
-                for index, row in _drain(queue, block=not finished):
+
+
+            def store_queued(block: bool) -> None:
+                for index, row in _drain(queue, block=block):
                     cell, rows = opened[index]
                     store.add_trial(cell.id, row)
                     rows.append(row)
                     bar.update(1)
-                for future in finished:  # all its trials were queued before it finished
-                    if future.exception() is not None:
-                        pool.shutdown(cancel_futures=True)
-                        raise future.exception()  # type: ignore[misc]  # a worker's error is the run's
-                running -= finished
+
+            try:
+                while running:
+                    finished = {future for future in running if future.done()}
+                    store_queued(block=not finished)
+                    for future in finished:  # all its trials were queued before it finished
+                        if future.exception() is not None:
+                            pool.shutdown(cancel_futures=True)
+                            raise future.exception()  # type: ignore[misc]  # a worker's error is the run's
+                    running -= finished
+            except KeyboardInterrupt:
+                store_queued(block=False)  # every trial a worker finished is kept
+                _end_workers(pool)
+                raise
             return [summarise(cell, rows) for cell, rows in opened]
     finally:
         bar.close()
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """End the pool's workers now, losing only their trials in flight: waiting for them could
+    take as long as a training. (The executor has no public way to do this before 3.14.)"""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _drain(queue: Any, *, block: bool) -> list[tuple[int, TrialRow]]:

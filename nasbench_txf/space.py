@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import networkx as nx
 import numpy as np
 
+from nasbench_txf import safe_json
 from nasbench_txf.arch import Arch
 from nasbench_txf.errors import InvalidCardError, UnknownNameError, UserError
 from nasbench_txf.options import options_dict
@@ -19,6 +19,9 @@ from nasbench_txf.plugin import Plugin
 
 if TYPE_CHECKING:
     import torch
+
+#: the longest card text accepted (a card of the largest space is a few hundred characters)
+CARD_CHARS = 100_000
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,14 @@ class Space(Plugin, ABC):
         """Return the card in normal form or raise :class:`InvalidCardError` naming the field."""
 
     def arch(self, card: Mapping[str, Any]) -> Arch:
+        """The arch of ``card``, validated; a card is untrusted input, so a value of a type the
+        validation did not foresee is refused as invalid, not met with a traceback."""
         if not isinstance(card, Mapping):
             raise InvalidCardError(f"{self.name}: a card is a JSON object, got {type(card).__name__}")
-        return Arch.from_card(self.name, self.validate_card(card))
+        try:
+            return Arch.from_card(self.name, self.validate_card(card))
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+            raise InvalidCardError(f"{self.name}: the card has a value of the wrong form ({exc})") from None
 
     def check(self, arch: Arch) -> Arch:
         """``arch`` itself if it is a member of this space, else :class:`InvalidCardError`."""
@@ -88,13 +96,9 @@ class Space(Plugin, ABC):
         if not key.startswith("{"):
             known = ", ".join(sorted(presets)) or "none"
             raise UnknownNameError(
-                f"{self.name}: {text!r} is neither a JSON card nor a preset; presets: {known}"
+                f"{self.name}: {safe_json.excerpt(text)} is neither a JSON card nor a preset; presets: {known}"
             )
-        try:
-            card = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidCardError(f"{self.name}: card is not valid JSON: {exc}") from None
-        return self.arch(card)
+        return self.arch(safe_json.parse(text, f"{self.name}: the card", InvalidCardError, max_chars=CARD_CHARS))
 
     # -- size and enumeration ----------------------------------------------------------------
     @abstractmethod

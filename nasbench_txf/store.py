@@ -8,14 +8,17 @@ append to one store. The view ``runs`` joins each trial with its cell's keys.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from nasbench_txf import __version__
 from nasbench_txf.arch import canonical_json
@@ -62,6 +65,91 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+@contextmanager
+def _sqlite_errors(path: Path) -> Iterator[None]:
+    """SQLite's and the file system's failures on ``path`` as one-line :class:`StoreError`\\ s."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        text = str(exc)
+        if "readonly" in text or "read-only" in text:
+            raise StoreError(f"{path} is read-only (or its folder is): {text}") from None
+        if "locked" in text or "busy" in text:
+            raise StoreError(f"{path} is locked by another process for too long ({text}); try again") from None
+        if "unable to open" in text:
+            raise StoreError(f"cannot open {path}: its folder is missing or not writable") from None
+        raise StoreError(f"{path} is damaged and cannot be read (SQLite: {text}); restore a copy "
+                         "or give another --store") from None
+    except OSError as exc:
+        raise StoreError(f"cannot use {path}: {exc.strerror or exc}") from None
+    except (ValueError, RecursionError):  # a stored card, metric or key that no longer parses
+        raise StoreError(f"{path} holds a value that is not valid JSON: the store was edited or damaged") from None
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run a :class:`Store` method with :func:`_sqlite_errors` on its file."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _sqlite_errors(args[0].path):  # type: ignore[attr-defined]
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
+def _connect(path: Path, *, writable: bool) -> sqlite3.Connection:
+    """A connection to an existing store file.
+
+    A store that is only read and cannot be written (a read-only file or folder) is opened
+    read-only: through its write-ahead log where one exists (a writer is at work), else as
+    immutable, since SQLite cannot create the log's index file in a read-only folder.
+    """
+    if writable or (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+    else:
+        uri = path.resolve().as_uri()
+        mode = "mode=ro" if path.with_name(path.name + "-wal").exists() else "immutable=1"
+        conn = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=60.0, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _uninitialised(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+
+
+def _create_file(path: Path) -> None:
+    """Create an initialised store at ``path`` atomically: it is built under a temporary name
+    and linked into place, so a kill at any moment leaves either no store or a whole one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".creating", dir=path.parent)
+    os.close(fd)
+    temporary = Path(name)
+    umask = os.umask(0)
+    os.umask(umask)
+    temporary.chmod(0o666 & ~umask)  # as SQLite would have created it, not mkstemp's 0600
+    try:
+        conn = sqlite3.connect(temporary, isolation_level=None)
+        try:
+            Store._create(conn)
+        finally:
+            conn.close()
+        with temporary.open("rb") as fh:
+            os.fsync(fh.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            if path.stat().st_size == 0:  # an empty file holds nothing to lose
+                os.replace(temporary, path)
+            # else another process created the store meanwhile: use theirs
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 @dataclass(frozen=True)
 class TrialRow:
     """One finished trial as stored."""
@@ -100,7 +188,11 @@ class CellRow:
 
 
 class Store:
-    """A run store file; open it with :meth:`open`."""
+    """A run store file; open it with :meth:`open`.
+
+    Every SQLite failure (a damaged file, a read-only file or folder, a lock held too long)
+    reaches the caller as a :class:`StoreError` naming the file, never as an SQLite traceback.
+    """
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
@@ -108,28 +200,44 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = True) -> Store:
-        """Open (or create) a store; anything that is not a store is refused untouched."""
+        """Open (or, with ``create``, create) a store; anything that is not a store is refused
+        untouched. Without ``create`` the store is only read, so a store in a read-only
+        folder can still be shown."""
         path = Path(path)
-        exists = path.exists() and path.stat().st_size > 0
-        if path.exists() and path.is_dir():
+        with _sqlite_errors(path):
+            return cls._open(path, create)
+
+    @classmethod
+    def _open(cls, path: Path, create: bool) -> Store:
+        if path.is_dir():
             raise StoreError(f"{path} is a directory, not a run store file")
-        if not exists and not create:
-            raise StoreError(f"{path} does not exist")
-        if exists:
-            cls._check_header(path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
-        conn.row_factory = sqlite3.Row
+        size = path.stat().st_size if path.exists() else None
+        if not size:
+            if not create:
+                what = "is an empty file" if size == 0 else "does not exist"
+                raise StoreError(f"{path} {what}, not a nasbench-txf run store")
+            _create_file(path)
+        cls._check_header(path)
+        if create and not os.access(path, os.W_OK):
+            raise StoreError(f"{path} is read-only; a run cannot add trials to it (give another --store)")
+        sidecars = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+        absent = [p for p in sidecars if not p.exists()]
+        conn = _connect(path, writable=create)
         try:
-            if exists:
-                cls._check_meta(path, conn)
-                cls._upgrade(conn)
-            else:
+            if create and _uninitialised(conn):  # left by a kill of an older version mid-creation
                 cls._create(conn)
+            cls._check_meta(path, conn)
+            if create:
+                cls._upgrade(conn)
+            elif cls._schema_version(conn) < SCHEMA_VERSION:
+                raise StoreError(f"{path} has an older store schema; open it once in a writable folder "
+                                 "(e.g. with `nasbench-txf leaderboard show`) to upgrade it")
             conn.execute("PRAGMA foreign_keys = ON")
         except BaseException:
             conn.close()
+            if all(not p.exists() or p.stat().st_size == 0 or p.name.endswith("-shm") for p in absent):
+                for sidecar in absent:  # SQLite's empty scratch files from this refused open
+                    sidecar.unlink(missing_ok=True)
             raise
         return cls(path, conn)
 
@@ -140,33 +248,47 @@ class Store:
                 raise StoreError(f"{path} is not a nasbench-txf run store (not an SQLite file)")
 
     @staticmethod
-    def _check_meta(path: Path, conn: sqlite3.Connection) -> None:
+    def _schema_version(conn: sqlite3.Connection) -> int:
+        (text,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() or ("0",)
+        try:
+            return int(text)
+        except ValueError:
+            raise StoreError(f"its schema version {text!r} is not a number (the meta table was edited)") from None
+
+    @classmethod
+    def _check_meta(cls, path: Path, conn: sqlite3.Connection) -> None:
         try:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError:
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
             meta = {}
         if meta.get("format") != FORMAT:
             raise StoreError(f"{path} is an SQLite file but not a nasbench-txf run store")
-        version = int(meta.get("schema_version", "0"))
+        try:
+            version = cls._schema_version(conn)
+        except StoreError as exc:
+            raise StoreError(f"{path}: {exc}") from None
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{path} was written by a newer nasbench-txf (store schema {version}, this "
                 f"version reads up to {SCHEMA_VERSION}); upgrade nasbench-txf"
             )
+        if version < 1:
+            raise StoreError(f"{path}: its schema version {version} is not one nasbench-txf wrote")
 
-    @staticmethod
-    def _upgrade(conn: sqlite3.Connection) -> None:
+    @classmethod
+    def _upgrade(cls, conn: sqlite3.Connection) -> None:
         """Bring an older store to this schema in one transaction (nothing stored is changed)."""
-        (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if int(version) == SCHEMA_VERSION:
+        if cls._schema_version(conn) == SCHEMA_VERSION:
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if int(version) < 2:
+            version = cls._schema_version(conn)
+            if version < 2:
                 conn.execute("ALTER TABLE trials ADD COLUMN sim_start REAL")
                 conn.execute("ALTER TABLE trials ADD COLUMN sim_end REAL")
-            if int(version) < 3:
+            if version < 3:
                 conn.execute("ALTER TABLE cells ADD COLUMN benchmark_version TEXT")
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")
@@ -215,10 +337,12 @@ class Store:
         self._conn.execute("COMMIT")
 
     # -- meta --------------------------------------------------------------------------------
+    @_guarded
     def meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    @_guarded
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
@@ -231,14 +355,17 @@ class Store:
         return CellRow(r["cell_id"], json.loads(r["key_json"]), r["objective"], bool(r["maximize"]),
                        r["command"], r["benchmark_version"], r["package_version"])
 
+    @_guarded
     def cells(self) -> list[CellRow]:
         rows = self._conn.execute(f"SELECT {self._CELL_COLUMNS} FROM cells ORDER BY created_at, cell_id")
         return [self._cell_row(r) for r in rows.fetchall()]
 
+    @_guarded
     def cell(self, cell_id: str) -> CellRow | None:
         row = self._conn.execute(f"SELECT {self._CELL_COLUMNS} FROM cells WHERE cell_id = ?", (cell_id,)).fetchone()
         return None if row is None else self._cell_row(row)
 
+    @_guarded
     def add_cell(self, cell_id: str, key: Mapping[str, Any], objective: str, maximize: bool,
                  command: str | None, benchmark_version: str | None = None) -> None:
         """Record a cell (no-op when it is already there)."""
@@ -259,6 +386,7 @@ class Store:
             )
 
     # -- trials ------------------------------------------------------------------------------
+    @_guarded
     def trials(self, cell_id: str) -> list[TrialRow]:
         rows = self._conn.execute(
             "SELECT * FROM trials WHERE cell_id = ? ORDER BY trial", (cell_id,)
@@ -275,6 +403,7 @@ class Store:
             for r in rows
         ]
 
+    @_guarded
     def count_trials(self, cell_ids: list[str] | None = None) -> int:
         if cell_ids is None:
             return int(self._conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
@@ -282,6 +411,7 @@ class Store:
         query = f"SELECT COUNT(*) FROM trials WHERE cell_id IN ({marks})"
         return int(self._conn.execute(query, cell_ids).fetchone()[0])
 
+    @_guarded
     def add_trial(self, cell_id: str, row: TrialRow) -> None:
         """Append one finished trial; its number must be the next one for its cell."""
         with self._transaction() as conn:

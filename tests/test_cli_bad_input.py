@@ -31,7 +31,7 @@ def assert_refused(done, message: str) -> None:
         ([*TOY, "--strategy", "rs", "--task", "sst2"], "benchmark toy-quadratic has no task 'sst2'; tasks: match"),
         ([*TOY, "--strategy", "rs", "--benchmark-opt", "nosie=1"],
          "toy-quadratic: unknown option 'nosie' (did you mean noise?); known options: bad_runs, crash_once, "
-         "crash_op, delay, fail_op, noise"),
+         "crash_op, delay, fail_op, log, noise"),
         ([*TOY, "--strategy", "rs", "--benchmark-opt", "noise=loud"], "option noise='loud' is not a valid float"),
         ([*TOY, "--strategy", "rs", "--benchmark-opt", "noise"], "--benchmark-opt takes KEY=VALUE, got 'noise'"),
         ([*TOY, "--strategy", "rs", "--space-opt", "level=2"], "toy-grid: unknown option 'level'; known options: none"),

@@ -15,6 +15,7 @@ import pytest
 from nasbench_txf.errors import UserError
 from nasbench_txf.leaderboard.aggregate import Settings, leaderboard
 from nasbench_txf.leaderboard.collect import read_tables
+from nasbench_txf.leaderboard.publish import MARKER
 from nasbench_txf.leaderboard.stats import average_ranks, mean_ci, wilcoxon_worse
 from nasbench_txf.store import Store, TrialRow, now
 
@@ -117,8 +118,7 @@ def test_show_prints_parseable_markdown_and_json(cli, synthetic: Path) -> None: 
 
 def test_publish_writes_every_file(cli, synthetic: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "site"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
+    out.mkdir()  # an empty folder is taken; one with other files is refused (tests/test_publish_safety.py)
     result = cli("leaderboard", "publish", str(synthetic), "--out", str(out), "--budgets", "2",
                  "--markdown", str(tmp_path / "docs" / "board.md"))
     assert result.returncode == 0, result.stderr
@@ -127,8 +127,8 @@ def test_publish_writes_every_file(cli, synthetic: Path, tmp_path: Path) -> None
     assert copy.replace("../site/", "") == (out / "leaderboard.md").read_text()
     stem = "toy-grid-toy-quadratic-noise-0-0-match"
     assert sorted(p.name for p in out.iterdir()) == sorted([
-        "index.html", "leaderboard.md", f"{stem}.csv", f"{stem}-score-queries.png", f"{stem}-regret-queries.png",
-        f"{stem}-regret-time.png"])
+        MARKER, "index.html", "leaderboard.md", f"{stem}.csv", f"{stem}-score-queries.png",
+        f"{stem}-regret-queries.png", f"{stem}-regret-time.png"])
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     page = (out / "index.html").read_text()

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from nasbench_txf import __version__
 from nasbench_txf.cli import bench_cmd, encode_cmd, leaderboard_cmd, list_cmd, run_cmd, space_cmd, sweep_cmd
@@ -14,8 +15,26 @@ from nasbench_txf.errors import UserError
 COMMANDS = (list_cmd, run_cmd, sweep_cmd, leaderboard_cmd, space_cmd, encode_cmd, bench_cmd)
 
 
+#: the longest error message printed whole (a message quoting user input can be far longer)
+MESSAGE_CHARS = 2000
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line: control characters (newlines included, which a quoted card or
+    file name may hold) escaped, and cut at :data:`MESSAGE_CHARS` characters."""
+    text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in message)
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + f"… ({len(text):,} characters)"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with errors on one line (like every other refusal of the CLI), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="nasbench-txf",
         description="Benchmark and compare neural architecture search over transformer encoders.",
     )
@@ -34,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe is met here, not in the flush at exit
         return code
     except UserError as exc:
-        print(f"nasbench-txf: error: {exc}", file=sys.stderr)
+        print(f"nasbench-txf: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nasbench-txf: interrupted; finished trials are in the store", file=sys.stderr)

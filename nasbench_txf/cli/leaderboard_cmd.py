@@ -19,9 +19,11 @@ def register(sub: Any) -> None:
     show.add_argument("--json", action="store_true", help="print the numbers as JSON")
     show.set_defaults(handler=handle_show)
     publish = _common(actions.add_parser("publish", help="write Markdown, CSV, PNG plots and a static HTML site"))
-    publish.add_argument("--out", type=Path, required=True, help="folder to write (replaced if it exists)")
+    publish.add_argument("--out", type=Path, required=True, metavar="DIR",
+                         help="folder to write: a new or empty one, or an earlier publish's site (replaced); "
+                              "a folder with other files is refused")
     publish.add_argument("--markdown", type=Path, metavar="FILE",
-                         help="also write the Markdown page here, with image links relative to it")
+                         help="also write the Markdown page to this file, with image links relative to it")
     publish.add_argument("--family", default="boshnas",
                          help="strategy family of the ablation section (default boshnas)")
     publish.set_defaults(handler=handle_publish)
@@ -94,11 +96,12 @@ def _json_table(table: Any, frame: Any, settings: Any) -> dict[str, Any]:
 
 
 def handle_publish(args: argparse.Namespace) -> int:
-    from nasbench_txf.leaderboard.publish import publish
+    from nasbench_txf.leaderboard.publish import check_targets, publish
     from nasbench_txf.leaderboard.render import Provenance
 
+    check_targets(args.out, args.markdown, args.store)  # refuse before reading the store
     files = publish(_tables(args), args.out, _settings(args), Provenance(command_line()), family=args.family,
-                    markdown_copy=args.markdown)
+                    markdown_copy=args.markdown, store=args.store)
     print(f"wrote {len(files)} files to {args.out}: {', '.join(files)}")
     print(f"open {args.out / 'index.html'} in a browser, or read {args.out / 'leaderboard.md'}")
     return 0
@@ -108,15 +111,16 @@ def handle_grid(args: argparse.Namespace) -> int:
     from nasbench_txf.leaderboard import views
     from nasbench_txf.leaderboard.aggregate import leaderboard
     from nasbench_txf.leaderboard.collect import one_table
+    from nasbench_txf.leaderboard.render import md_table
 
     table = one_table(_tables(args))
     grid = views.grid(table, leaderboard(table, _settings(args)), args.measure)
-    text = grid.text().to_markdown(index=False)
+    text = md_table(grid.text())
     print(f"{args.measure} after {table.horizon} queries, mean ± 90% CI — {table.key.title}\n\n{text}")
     if args.out is not None:
         from nasbench_txf.leaderboard import plots
 
-        args.out.mkdir(parents=True, exist_ok=True)
+        _folder(args.out)
         (args.out / "grid.md").write_text(text + "\n", encoding="utf-8")
         label = f"best {table.objective}" if args.measure == "score" else f"regret ({table.objective})"
         plots.grid_bars(grid.mean, grid.half, f"{label}: strategy × encoding", label, args.out / "grid.png")
@@ -138,8 +142,18 @@ def handle_ablation(args: argparse.Namespace) -> int:
     if args.out is not None:
         from nasbench_txf.leaderboard import plots
 
-        args.out.mkdir(parents=True, exist_ok=True)
+        _folder(args.out)
         (args.out / "ablation.md").write_text(text, encoding="utf-8")
         plots.by_queries(members, args.out / "ablation.png", what="score")
         print(f"wrote {args.out / 'ablation.md'} and {args.out / 'ablation.png'}")
     return 0
+
+
+def _folder(path: Path) -> None:
+    """Create the ``--out`` folder of ``grid`` or ``ablation``, or refuse a path that cannot be one."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {path}: cannot create the folder ({exc.strerror or exc})") from None

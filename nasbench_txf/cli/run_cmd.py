@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nasbench_txf.arch import canonical_json
-from nasbench_txf.cell import CellSpec
+from nasbench_txf.cell import MAX_SEED, CellSpec
 from nasbench_txf.cli.common import add_plugin_options, command_line, plugin_options, print_json
 from nasbench_txf.errors import UserError
 from nasbench_txf.runner import Budget, CellSummary, run_cells
@@ -43,14 +43,20 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
+#: the most seeds one command runs
+MAX_SEEDS = 10_000
+
+
 def seeds_of(args: argparse.Namespace) -> list[int]:
     if args.seeds is not None:
-        if args.seeds < 1:
-            raise UserError(f"--seeds must be at least 1, got {args.seeds}")
+        if not 1 <= args.seeds <= MAX_SEEDS:
+            raise UserError(f"--seeds must be from 1 to {MAX_SEEDS:,}, got {args.seeds}")
         return list(range(args.seeds))
     seeds = args.seed or [0]
     if len(set(seeds)) != len(seeds):
         raise UserError("--seed given twice with the same value")
+    if bad := [s for s in seeds if not 0 <= s <= MAX_SEED]:
+        raise UserError(f"--seed must be a whole number from 0 to {MAX_SEED:,}, got {bad[0]}")
     return seeds
 
 
@@ -66,7 +72,8 @@ def handle(args: argparse.Namespace) -> int:
     if args.resume and args.store is None:
         raise UserError("--resume needs --store, the run store of the run to continue")
     if args.store is not None and args.resume and not args.store.exists():
-        raise UserError(f"--resume: {args.store} does not exist, so there is nothing to resume")
+        raise UserError(f"--resume: {args.store} does not exist, so there is nothing to resume; "
+                        "run without --resume to start")
     queries = args.budget if args.budget is not None or args.budget_seconds is not None else 100
     budget = Budget(queries=queries, seconds=args.budget_seconds)
     options = {kind: plugin_options(args, kind) for kind in ("space", "strategy", "encoding", "benchmark")}

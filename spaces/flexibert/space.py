@@ -82,7 +82,7 @@ class FlexiBERT(BuildsFlexiBERTModels, Space):
                 + (f"; missing {', '.join(missing)}" if missing else "")
                 + (f"; unknown {', '.join(extra)}" if extra else ""))
         depth = card["l"]
-        if depth not in self.depths:
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth not in self.depths:
             raise InvalidCardError(f"flexibert: l={depth!r} is not allowed; allowed: "
                                    f"{', '.join(map(str, self.depths))}")
         for name in FIELDS[1:]:
@@ -111,17 +111,17 @@ class FlexiBERT(BuildsFlexiBERTModels, Space):
     @staticmethod
     def _layer(card: Mapping[str, Any], j: int) -> Layer:
         op = card["o"][j]
-        op = op.upper() if isinstance(op, str) else op
-        if op not in OPERATIONS:
+        if not isinstance(op, str) or op.upper() not in OPERATIONS:
             raise InvalidCardError(f"flexibert: layer {j + 1}: o={op!r} is not allowed; allowed: SA, LT, DSC")
+        op = op.upper()
         param = card["p"][j]
         param = param.upper() if isinstance(param, str) else param
-        if param not in OPERATIONS[op]:
+        if isinstance(param, bool | float | list | dict) or param not in OPERATIONS[op]:
             allowed = ", ".join(map(str, OPERATIONS[op]))
             raise InvalidCardError(f"flexibert: layer {j + 1}: p={param!r} is not a parameter of {op}; "
                                    f"allowed: {allowed}")
         f = card["f"][j]
-        if not isinstance(f, list) or not f or not all(isinstance(d, int) for d in f):
+        if not isinstance(f, list) or not f or not all(isinstance(d, int) and not isinstance(d, bool) for d in f):
             raise InvalidCardError(f"flexibert: layer {j + 1}: f must be a list of feed-forward sizes, got {f!r}")
         n, h = card["n"][j], card["h"][j]
         for name, value in (("n", n), ("h", h)):

@@ -60,7 +60,7 @@ class FlexiBERT2021(BuildsFlexiBERTModels, Space):
                                        "--space flexibert, or give fields l, a, h, f, s")
             raise InvalidCardError(f"flexibert-2021: a card has fields l, a, h, f, s; got {', '.join(sorted(card))}")
         depth = card["l"]
-        if depth not in LAYERS:
+        if isinstance(depth, bool | float) or depth not in LAYERS:
             raise InvalidCardError(f"flexibert-2021: l={depth!r} is not allowed; allowed: 2, 4")
         normal: dict[str, Any] = {"l": depth}
         for name, allowed in ELEMENTS.items():
@@ -69,7 +69,7 @@ class FlexiBERT2021(BuildsFlexiBERTModels, Space):
                 raise InvalidCardError(f"flexibert-2021: {name} must be a list of l={depth} entries")
             values = [v.lower() if isinstance(v, str) else v for v in values]
             for j, v in enumerate(values):
-                if v not in allowed or isinstance(v, bool):
+                if isinstance(v, bool | float) or v not in allowed:
                     raise InvalidCardError(f"flexibert-2021: layer {j + 1}: {name}={v!r} is not allowed; "
                                            f"allowed: {', '.join(map(str, allowed))}")
             if self.options.monotone and any(allowed.index(x) > allowed.index(y)

@@ -78,6 +78,7 @@ class QuadraticOptions:
     fail_op: str = field(default="", metadata={"help": "cards using this op fail"})
     crash_op: str = field(default="", metadata={"help": "evaluating a card using this op kills the process"})
     crash_once: str = field(default="", metadata={"help": "marker file: the first evaluation creates it and dies"})
+    log: str = field(default="", metadata={"help": "file each finished evaluation appends a line to"})
 
 
 def size_of(arch: Arch) -> float:
@@ -133,5 +134,8 @@ class ToyQuadratic(Benchmark):
         noise = rng.normal() * scale
         if rng.random() < self.options.bad_runs:
             noise -= rng.exponential(10.0 * self.options.noise)
+        if self.options.log:
+            with open(self.options.log, "a") as log:
+                log.write(f"{arch.id}\n")
         return Result({"score": true_score(card) + noise, "size": size_of(arch)},
                       cost_seconds=10.0 + 5.0 * card["n"])
