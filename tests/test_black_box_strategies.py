@@ -10,8 +10,9 @@ from nbt_testing import STRATEGY_BENCHMARK, STRATEGY_SPACE
 
 from nasbench_txf.cell import CellSpec, open_cell
 from nasbench_txf.pareto import pareto_indices
-from nasbench_txf.runner import Budget, run_cell
+from nasbench_txf.runner import run_cell
 from nasbench_txf.store import Store
+from nasbench_txf.trials import Budget
 
 OPTIMUM, SEEDS, QUERIES = 4.25, range(6), 40
 #: options and encoding per strategy (toy-grid's block graph is a chain, so its path encoding

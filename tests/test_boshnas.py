@@ -10,11 +10,12 @@ import torch
 from nbt_testing import STRATEGY_BENCHMARK, STRATEGY_SPACE
 
 from nasbench_txf.cell import CellSpec
-from nasbench_txf.runner import Budget, run_cell
+from nasbench_txf.runner import run_cell
 from nasbench_txf.store import Store
 from nasbench_txf.strategies.boshnas_models import NPN, Student, Teacher, fit
 from nasbench_txf.strategies.gobi import ascend, nearest
 from nasbench_txf.threads import one_thread
+from nasbench_txf.trials import Budget
 
 FAST = {"epochs": "200", "steps": "40", "initial": "8"}
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from nasbench_txf.cell import CellSpec
-from nasbench_txf.runner import Budget, run_cell
+from nasbench_txf.runner import run_cell
 from nasbench_txf.store import Store
+from nasbench_txf.trials import Budget
 
 BUDGET = 30
 ARGS = ["--space", "toy-grid", "--benchmark", "toy-quadratic", "--strategy", "rs",

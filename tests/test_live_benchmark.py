@@ -237,8 +237,9 @@ def test_tokenizer_is_trained_once_and_cached(tmp_path: Path) -> None:
 
 def test_failed_trainings_are_stored_as_failed_and_the_run_goes_on(tmp_path: Path) -> None:
     from nasbench_txf.cell import CellSpec
-    from nasbench_txf.runner import Budget, run_cell
+    from nasbench_txf.runner import run_cell
     from nasbench_txf.store import Store
+    from nasbench_txf.trials import Budget
 
     spec = CellSpec(space="flexibert", strategy="rs", benchmark="live", seed=0, task="sst2",
                     benchmark_options={**LIVE_SMALL, "lr": "inf", "clip": "0", "train_size": "64"})

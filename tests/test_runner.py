@@ -7,8 +7,9 @@ import pytest
 
 from nasbench_txf.cell import CellSpec
 from nasbench_txf.errors import IncompatibleError, StoreError, UserError
-from nasbench_txf.runner import Budget, run_cell, run_cells
+from nasbench_txf.runner import run_cell, run_cells
 from nasbench_txf.store import Store
+from nasbench_txf.trials import Budget
 
 
 def spec(seed: int = 0, **bench: str) -> CellSpec:

@@ -7,9 +7,10 @@ import sqlite3
 from pathlib import Path
 
 from nasbench_txf.cell import CellSpec
-from nasbench_txf.runner import Budget, run_cell
+from nasbench_txf.runner import run_cell
 from nasbench_txf.simulation import Simulation, WorkerClock
 from nasbench_txf.store import Store, TrialRow
+from nasbench_txf.trials import Budget
 
 
 def test_clock_orders_events_by_end_time() -> None:

@@ -15,9 +15,11 @@ import numpy as np
 from nasbench_txf.cli.common import add_plugin_options, command_line, plugin_options, print_json
 from nasbench_txf.cli.run_cmd import DEFAULT_BENCHMARK
 from nasbench_txf.errors import UserError
-from nasbench_txf.runner import Budget, CellSummary, run_cells
+from nasbench_txf.executors import Executor, LocalPool, Sequential
+from nasbench_txf.runner import CellSummary, run_cells
 from nasbench_txf.simulation import Simulation
 from nasbench_txf.sweep import SweepRequest, claim_store, plan
+from nasbench_txf.trials import Budget
 
 
 def register(sub: Any) -> None:
@@ -68,16 +70,16 @@ def handle(args: argparse.Namespace) -> int:
     claim_store(args.store, grid.key, command_line())
     started = time.perf_counter()
     if args.executor == "ray":
-        from nasbench_txf.ray_executor import connect, run_cells_on_ray
+        from nasbench_txf.executors import RayTasks
 
-        connect(args.ray_address, num_cpus=args.workers)
-        summaries = run_cells_on_ray(grid.cells, args.store, budget, retries=args.ray_retries,
-                                     command=command_line())
+        RayTasks.connect(args.ray_address, num_cpus=args.workers)
+        executor: Executor = RayTasks()
     else:
         if args.ray_address is not None:
             raise UserError("--ray-address needs --executor ray")
-        summaries = run_cells(grid.cells, args.store, budget, resume="auto", workers=args.workers,
-                              command=command_line())
+        executor = LocalPool(args.workers) if args.workers > 1 else Sequential()
+    summaries = run_cells(grid.cells, args.store, budget, resume="auto", executor=executor,
+                          retries=args.ray_retries, command=command_line())
     report(args.store, grid.cells, summaries, time.perf_counter() - started, args.json,
            [asdict(s) for s in grid.skipped])
     return 0

@@ -9,8 +9,9 @@ from nbt_testing import STRATEGY_BENCHMARK, STRATEGY_SPACE, loadable, space
 
 from nasbench_txf.cell import CellSpec, incompatibility, open_cell
 from nasbench_txf.registry import get_benchmark, get_encoding, get_strategy
-from nasbench_txf.runner import Budget, run_cell
+from nasbench_txf.runner import run_cell
 from nasbench_txf.store import Store
+from nasbench_txf.trials import Budget
 
 STRATEGIES = loadable("strategies")
 ROUNDS = 12
