@@ -39,3 +39,5 @@ def parse(text: str | bytes, what: str, error: type[UserError] = DataError, max_
         raise error(f"{what} is nested too deeply to be read as JSON") from None
     except UnicodeDecodeError:
         raise error(f"{what} is not UTF-8 text") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise error(f"{what} is not valid JSON ({exc})") from None

@@ -31,7 +31,10 @@ Like NAS-Bench-301, the model is chosen and judged on archs it did not see:
   models never see them (they are no measurement of their arch), so the surrogate's
   answers would otherwise never fail where the table's do.
 
-Stored as JSON plus LightGBM's text model format (no pickle), in ``<table>/surrogate/``.
+Stored as JSON plus LightGBM's text model format (no pickle), in ``<table>/surrogate/``. A
+table is shared, so what is stored is read as untrusted: every file it names must lie inside the
+surrogate's folder, and every tree file must match the checksum the fit recorded for it (format
+7), before LightGBM parses it (:func:`~nasbench_txf.surrogate_models.read_trees`).
 """
 
 from __future__ import annotations
@@ -53,16 +56,19 @@ from nasbench_txf.arch import Arch
 from nasbench_txf.encodings.onehot import OneHot
 from nasbench_txf.errors import DataError, OptionError, PluginLoadError, UnknownNameError
 from nasbench_txf.registry import get_benchmark
+from nasbench_txf.safe_json import parse
 from nasbench_txf.seed_noise import BadRunNoise, ConstantNoise, NoiseModel, PerArchNoise, fit_noise
 from nasbench_txf.space import Space
-from nasbench_txf.surrogate_models import CANDIDATES, MetricModel, fit_candidate, load_model, read_trees
-from nasbench_txf.tabular import Row, Table, write_atomic
+from nasbench_txf.surrogate_models import CANDIDATES, MetricModel, fit_candidate, load_model, read_trees, write_trees
+from nasbench_txf.tabular import Row, Table, TableMeta, contained, problem, read_text, shown, write_atomic
 from nasbench_txf.threads import one_thread
 
 FORMAT = "nasbench-txf surrogate"
 #: 2: noise of every metric, one level or per arch; 3: bad runs; 4: model kinds besides trees;
-#: 5: metrics counted from the card; 6: the rate of failed trainings
-FORMAT_VERSION = 6
+#: 5: metrics counted from the card; 6: the rate of failed trainings; 7: a checksum of every tree file
+FORMAT_VERSION = 7
+#: the stored surrogate's description, beside its tree files
+META_FILE = "surrogate.json"
 
 
 def kendall(a: np.ndarray, b: np.ndarray) -> float:
@@ -253,36 +259,37 @@ class Surrogate:
         return cls(space, meta, models, noise_models, counted)
 
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        entries = {name: model.save(folder, name) for name, model in self.models.items()}
-        for name, model in self.noise_models.items():
-            if isinstance(model, PerArchNoise):
-                write_atomic(folder / noise_file(name), model.trees.model_to_string())
-        write_atomic(folder / "surrogate.json", json.dumps({**self.meta, "models": entries}, indent=2) + "\n")
+        """Store the models in ``folder`` (tree files first, the JSON that names them last)."""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            entries = {name: model.save(folder, name) for name, model in self.models.items()}
+            noise = {name: {**self.meta["noise"][name], **write_trees(folder, noise_file(name), model.trees)}
+                     if isinstance(model, PerArchNoise) else self.meta["noise"][name]
+                     for name, model in self.noise_models.items()}
+            stored = {**self.meta, "noise": noise, "models": entries}
+            write_atomic(contained(folder, META_FILE, "the surrogate"), json.dumps(stored, indent=2) + "\n")
+        except OSError as exc:
+            raise DataError(f"{folder}: cannot store the surrogate there ({exc.strerror or exc})") from None
 
     @classmethod
     def load(cls, folder: Path, space: Space) -> Surrogate:
-        path = folder / "surrogate.json"
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: cannot read the surrogate ({exc})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise DataError(f"{path}: not a nasbench-txf surrogate")
-        if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
-            raise DataError(f"{path}: surrogate format version {meta.get('format_version')!r} is newer than "
-                            f"this nasbench-txf reads ({FORMAT_VERSION}); upgrade nasbench-txf")
+        meta = read_meta(folder)
         try:
             width = OneHot(space).dim
             models = {name: load_model(entry, folder, width) for name, entry in meta["models"].items()}
             if "noise" not in meta:  # format 1: one level, of the objective only
                 meta["noise"] = {meta["objective"]: {"std": meta["noise_std"], "model": "constant"}}
-            noise_models = {name: cls._noise_model(entry, folder / noise_file(name))
-                            for name, entry in meta["noise"].items()}
-            counted = cls._counted(meta, space)
-        except (OSError, KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
-            raise DataError(f"{folder}: damaged surrogate model ({exc})") from None
-        return cls(space, meta, models, noise_models, counted)
+            noise_models = {name: cls._noise_model(name, entry, folder) for name, entry in meta["noise"].items()}
+            surrogate = cls(space, meta, models, noise_models, cls._counted(meta, space))
+            if surrogate.objective not in models:
+                raise ValueError(f"no model of the objective {surrogate.objective}")
+            if not 0 <= surrogate.failure_rate <= 1:
+                raise ValueError(f"a failure rate of {surrogate.failure_rate}")
+            if surrogate.failure_rate and not all(isinstance(meta["failures"].get(k), int) for k in ("rows", "of")):
+                raise ValueError('"failures" has a rate but no counts of rows')
+        except (OSError, KeyError, TypeError, ValueError, AttributeError, lgb.basic.LightGBMError) as exc:
+            raise DataError(f"{folder}: damaged surrogate model ({problem(exc)})") from None
+        return surrogate
 
     @staticmethod
     def _counted(meta: dict[str, Any], space: Space) -> dict[str, Callable[[Arch], float]]:
@@ -302,14 +309,23 @@ class Surrogate:
         return {name: functions[name] for name in names}
 
     @staticmethod
-    def _noise_model(entry: dict[str, Any], trees: Path) -> NoiseModel:
+    def _noise_model(metric: str, entry: dict[str, Any], folder: Path) -> NoiseModel:
+        """The stored noise model of ``metric``: its trees (per arch) are read from ``folder``
+        (named by the entry since format 7), its levels must be numbers that a draw can take
+        (not negative, a rate at most 1)."""
         if entry["model"] == "per-arch":
-            return PerArchNoise(read_trees(trees))
+            return PerArchNoise(read_trees(folder, {"file": noise_file(metric), **entry}))
         if entry["model"] == "bad-runs":
-            return BadRunNoise.from_parameters(entry)
-        if entry["model"] != "constant":
-            raise ValueError(f"unknown noise model {entry['model']!r}")
-        return ConstantNoise(float(entry["std"]))
+            model: BadRunNoise | ConstantNoise = BadRunNoise.from_parameters(entry)
+            levels = [model.level, model.rate, model.drop, 1 - model.rate]
+        elif entry["model"] == "constant":
+            model = ConstantNoise(float(entry["std"]))
+            levels = [model.level]
+        else:
+            raise ValueError(f"unknown noise model {shown(entry['model'])}")
+        if not all(math.isfinite(level) and level >= 0 for level in levels):
+            raise ValueError(f"noise levels that no draw can take: {levels}")
+        return model
 
     def predict(self, archs: list[Arch], metrics: list[str] | None = None) -> dict[str, np.ndarray]:
         """Predicted means of ``metrics`` (default: every metric, then ``cost_seconds``)."""
@@ -346,6 +362,20 @@ class Surrogate:
         """Whether the training of ``arch`` at ``seed`` fails: true at :attr:`failure_rate`,
         the same for the same (arch, seed), and drawn independently of the noise."""
         return bool(seeded(arch, seed, stream=1).random() < self.failure_rate)
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    """The parsed ``surrogate.json`` of ``folder``: of this format, a version this reads, and
+    fitted on a table whose metadata is valid (its metric names become file names)."""
+    path = contained(folder, META_FILE, "the surrogate")
+    meta = parse(read_text(path), str(path))
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise DataError(f"{path}: not a nasbench-txf surrogate")
+    if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
+        raise DataError(f"{path}: surrogate format version {shown(meta.get('format_version'))} is newer "
+                        f"than this nasbench-txf reads ({FORMAT_VERSION}); upgrade nasbench-txf")
+    TableMeta.from_json(meta.get("table"), path)
+    return meta
 
 
 def seeded(arch: Arch, seed: int, stream: int = 0) -> np.random.Generator:

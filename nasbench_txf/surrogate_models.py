@@ -20,12 +20,15 @@ Every model is shifted after its fit so that its mean prediction over its traini
 their mean: a robust fit follows the typical arch, not the mean that bad runs lower, and the
 surrogate's prediction is meant to be the expected measurement (its noise draws have mean
 zero). Trees are stored in LightGBM's text format and a linear model as numbers in the
-surrogate's JSON: no pickle.
+surrogate's JSON: no pickle. The JSON entry of a tree file holds the SHA-256 of its text, checked
+before LightGBM parses it: LightGBM reads a damaged (cut, edited) model file past its end and
+aborts the process, where a checked one is refused with a message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,7 +38,11 @@ import lightgbm as lgb
 import numpy as np
 from sklearn.linear_model import HuberRegressor
 
-from nasbench_txf.tabular import write_atomic
+from nasbench_txf.safe_json import excerpt
+from nasbench_txf.tabular import contained, shown, write_atomic
+
+#: what a damaged or unchecked tree file's message tells to do
+REFIT = "refit it with `nasbench-txf bench surrogate TABLE`"
 
 TREE_SIZES: dict[str, dict[str, Any]] = {
     "shallow": {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 5},
@@ -75,8 +82,7 @@ class TreeModel:
         return self.booster.predict(x, num_threads=threads) + self.offset
 
     def save(self, folder: Path, name: str) -> dict[str, Any]:
-        write_atomic(folder / f"{name}.lgb.txt", self.booster.model_to_string())
-        return {"kind": self.kind, "file": f"{name}.lgb.txt", "offset": self.offset}
+        return {"kind": self.kind, **write_trees(folder, f"{name}.lgb.txt", self.booster), "offset": self.offset}
 
 
 @dataclass(frozen=True)
@@ -93,23 +99,50 @@ class LinearModel:
         return {"kind": self.kind, "coef": self.coef.tolist(), "intercept": self.intercept}
 
 
-def read_trees(path: Path) -> lgb.Booster:
-    return lgb.Booster(model_str=path.read_text(encoding="utf-8"))
+def checksum(text: bytes) -> str:
+    """The SHA-256 of a model file's bytes, as its JSON entry records it."""
+    return hashlib.sha256(text).hexdigest()
 
 
-def load_model(entry: str | dict[str, Any], folder: Path, width: int) -> MetricModel:
-    """A stored model; ``entry`` is its JSON entry (a bare file name before format 4).
-    Damage raises ``KeyError``/``TypeError``/``ValueError``/``OSError``/LightGBM's error."""
+def write_trees(folder: Path, file: str, booster: lgb.Booster) -> dict[str, str]:
+    """Write ``booster`` to ``folder / file`` (which must stay inside ``folder``); return the
+    ``file`` and ``sha256`` fields of its JSON entry, for :func:`read_trees`."""
+    text = booster.model_to_string()
+    write_atomic(contained(folder, file, "a model file"), text)
+    return {"file": file, "sha256": checksum(text.encode("utf-8"))}
+
+
+def read_trees(folder: Path, entry: Mapping[str, Any]) -> lgb.Booster:
+    """The trees of a JSON entry written by :func:`write_trees`: its ``file``, inside ``folder``
+    (else a DataError), whose text must match its ``sha256`` before LightGBM parses it (else
+    ``ValueError``: a file cut short or edited, or one stored before checksums were)."""
+    path = contained(folder, entry["file"], "a model file")
+    if not path.is_file():  # missing, or a named pipe that would block the read
+        raise ValueError(f"{path.name} is missing or not a file")
+    text = path.read_bytes()
+    expected = entry.get("sha256")
+    if not isinstance(expected, str):
+        raise ValueError(f"{path.name} has no checksum in surrogate.json (stored by an older nasbench-txf); {REFIT}")
+    if checksum(text) != expected:
+        raise ValueError(f"{path.name} does not match its checksum in surrogate.json (cut short or changed "
+                         f"since the fit); {REFIT}")
+    return lgb.Booster(model_str=text.decode("utf-8"))
+
+
+def load_model(entry: Mapping[str, Any], folder: Path, width: int) -> MetricModel:
+    """A stored model from its JSON entry. Damage raises ``KeyError``/``TypeError``/
+    ``ValueError``/``OSError``/LightGBM's error, a file outside ``folder`` a DataError; an
+    entry stored before format 4 (a bare file name, with no checksum) is refused."""
     if isinstance(entry, str):
-        return TreeModel(read_trees(folder / entry))
+        raise ValueError(f"the model {excerpt(entry)} has no checksum (stored by an older nasbench-txf); {REFIT}")
     if entry["kind"] == TreeModel.kind:
-        return TreeModel(read_trees(folder / entry["file"]), float(entry["offset"]))
+        return TreeModel(read_trees(folder, entry), float(entry["offset"]))
     if entry["kind"] == LinearModel.kind:
         coef = np.asarray(entry["coef"], dtype=float)
         if coef.shape != (width,):
             raise ValueError(f"a linear model of {coef.shape} coefficients for an encoding of width {width}")
         return LinearModel(coef, float(entry["intercept"]))
-    raise ValueError(f"unknown model kind {entry['kind']!r}")
+    raise ValueError(f"unknown model kind {shown(entry['kind'])}")
 
 
 def _trees(size: str, objective: str, x: np.ndarray, y: np.ndarray) -> TreeModel:

@@ -9,15 +9,16 @@ computed on it.
 from __future__ import annotations
 
 import itertools
-import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nasbench_txf.errors import DataError
 from nasbench_txf.seed_noise import noise_level, signal_level, typical_noise_level
-from nasbench_txf.surrogate import fidelity
-from nasbench_txf.tabular import Row, Table
+from nasbench_txf.surrogate import META_FILE, fidelity, read_meta
+from nasbench_txf.tabular import Row, Table, problem
 
 
 def seed_values(table: Table, metric: str, split: str | None = None) -> list[np.ndarray]:
@@ -156,16 +157,25 @@ def describe(table: Table) -> dict[str, Any]:
         "condition_effects": condition_effects(table),
         "timed_on": timed_on(table),
     }
-    stored = table.folder / "surrogate" / "surrogate.json"
-    if stored.is_file():
-        meta = json.loads(stored.read_text(encoding="utf-8"))
-        out["surrogate"] = {k: meta[k] for k in ("archs", "config", "noise_std", "score_std_across_archs",
-                                                 "validation")}
-        out["surrogate"]["configs"] = meta.get("configs", {})  # format 4: each metric's chosen model
-        out["surrogate"]["failures"] = meta.get("failures")  # format 6: the rate it fails at
-        objective_noise = meta.get("noise", {}).get(meta["objective"], {"model": "constant"})  # format 1: one level
-        out["surrogate"]["noise_model"] = objective_noise["model"]
-        out["surrogate"]["noise_parameters"] = {k: v for k, v in objective_noise.items()
-                                                if k not in ("model", "log_likelihood", "std", "typical_std")}
-        out["surrogate"]["fidelity"] = fidelity(meta)
+    stored = table.folder / "surrogate"
+    if (stored / META_FILE).is_file():
+        out["surrogate"] = surrogate_summary(stored)
     return out
+
+
+def surrogate_summary(folder: Path) -> dict[str, Any]:
+    """What ``bench info`` says of the surrogate stored in ``folder``: its size, models, noise
+    and :func:`~nasbench_txf.surrogate.fidelity` (from its JSON; the models are not loaded)."""
+    meta = read_meta(folder)
+    try:
+        summary = {k: meta[k] for k in ("archs", "config", "noise_std", "score_std_across_archs", "validation")}
+        summary["configs"] = meta.get("configs", {})  # format 4: each metric's chosen model
+        summary["failures"] = meta.get("failures")  # format 6: the rate it fails at
+        objective_noise = meta.get("noise", {}).get(meta["objective"], {"model": "constant"})  # format 1: one level
+        summary["noise_model"] = objective_noise["model"]
+        summary["noise_parameters"] = {k: v for k, v in objective_noise.items()
+                                       if k not in ("model", "log_likelihood", "std", "typical_std", "file", "sha256")}
+        summary["fidelity"] = fidelity(meta)
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        raise DataError(f"{folder / META_FILE}: damaged surrogate description ({problem(exc)})") from None
+    return summary

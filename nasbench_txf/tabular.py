@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -38,12 +40,82 @@ from nasbench_txf import __version__
 from nasbench_txf.arch import Arch
 from nasbench_txf.errors import DataError
 from nasbench_txf.result import Metric, Result
+from nasbench_txf.safe_json import EXCERPT, excerpt, parse
 
 FORMAT = "nasbench-txf table"
 FORMAT_VERSION = 1
 METADATA, ROWS = "metadata.json", "rows.jsonl"
 #: how far below the chance loss a row's loss must be for its model to have learned something
 CHANCE_MARGIN = 0.01
+#: a metric name: it names the surrogate's model files (``<name>.lgb.txt``), so no path
+#: separator, no leading dot or dash, and short enough for a file name with its suffixes
+METRIC_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+#: names the surrogate keeps for itself beside the table's metrics
+RESERVED_NAMES = frozenset({"cost_seconds"})
+#: the statuses a row may have
+STATUSES = ("ok", "failed")
+#: the largest size of a measured number: far above any measurement (FLOPs are about 1e12),
+#: far enough below float64's limit that the surrogate's squares and sums stay finite
+MAX_MAGNITUDE = 1e100
+
+
+def shown(value: Any) -> str:
+    """``value`` as a message quotes it (its ``repr``), cut short as :func:`excerpt` cuts a
+    text: a value from a file can be any size."""
+    if isinstance(value, str):
+        return excerpt(value)
+    text = repr(value)
+    return text if len(text) <= EXCERPT else f"{text[:EXCERPT]}… ({len(text):,} characters)"
+
+
+def check_metric_name(name: Any) -> str:
+    """``name`` if it can name a metric, else ``ValueError`` saying why: a table is shared,
+    and a metric name that became ``../../x`` in a file name would write outside it."""
+    if not isinstance(name, str):
+        raise ValueError(f"a metric name is a string, got {type(name).__name__}")
+    if not METRIC_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"metric name {excerpt(name)} is not a plain name (letters, digits, '_', '.' and '-', "
+                         "not starting with '.' or '-', no '..', at most 100 characters)")
+    if name in RESERVED_NAMES:
+        raise ValueError(f"metric name {name!r} is reserved (the surrogate's name for the cost)")
+    return name
+
+
+def contained(folder: Path, name: Any, what: str) -> Path:
+    """``folder / name``, where ``name`` is a relative path that stays inside ``folder`` once
+    ``..`` and symbolic links are resolved; else a DataError naming ``what``. A table is
+    shared, and a name in it must not reach files elsewhere (``../../x``, ``/etc/shadow``)."""
+    if not isinstance(name, str) or not name or "\0" in name:
+        raise DataError(f"{folder}: {what} {shown(name)} is not a file name")
+    path = folder / name
+    try:
+        root, target = folder.resolve(), path.resolve()
+        inside = target != root and target.is_relative_to(root)
+    except (OSError, RuntimeError):  # a loop of symbolic links
+        inside = False
+    if not inside:
+        raise DataError(f"{folder}: {what} {excerpt(name)} does not lie inside the folder; a table names "
+                        "only files of its own")
+    return path
+
+
+def read_text(path: Path) -> str:
+    """The text of a table's file; one that is missing, no regular file (a folder, or a named
+    pipe that would block the read), unreadable or not UTF-8 is a DataError."""
+    try:
+        if not path.is_file():
+            raise DataError(f"{path}: not a file")
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+
+
+def problem(exc: Exception) -> str:
+    """What an error met in a file's fields says: the missing field of a ``KeyError``, else
+    its message."""
+    return f"no field {exc}" if isinstance(exc, KeyError) else str(exc)
 
 
 @dataclass(frozen=True)
@@ -57,6 +129,26 @@ class TableMeta:
     package_version: str = __version__
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
+    def __post_init__(self) -> None:
+        """Refuse, with ``ValueError`` naming the field, what later code would trip over or
+        turn into a path: metric names become file names of the surrogate."""
+        name, options = self.space.get("name"), self.space.get("options", {})
+        if not isinstance(name, str) or not isinstance(options, dict):
+            raise ValueError('"space" is {"name": NAME, "options": {...}}')
+        if not self.metrics:
+            raise ValueError('"metrics" names no metric')
+        for i, metric in enumerate(self.metrics):
+            try:
+                check_metric_name(metric.name)
+            except ValueError as exc:
+                raise ValueError(f"metrics[{i}]: {exc}") from None
+            if not (isinstance(metric.maximize, bool) and isinstance(metric.timed, bool)
+                    and isinstance(metric.unit, str)):
+                raise ValueError(f"metrics[{i}]: \"maximize\" and \"timed\" are true or false, \"unit\" a string")
+        names = [m.name for m in self.metrics]
+        if len(set(names)) < len(names):
+            raise ValueError(f'"metrics" names a metric twice: {", ".join(names)}')
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         return {"format": FORMAT, "format_version": FORMAT_VERSION, **data,
@@ -68,18 +160,14 @@ class TableMeta:
             raise DataError(f"{where}: not a nasbench-txf table (no \"format\": \"{FORMAT}\")")
         version = data.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise DataError(f"{where}: table format version {version!r} is newer than this nasbench-txf reads "
+            raise DataError(f"{where}: table format version {shown(version)} is newer than this nasbench-txf reads "
                             f"({FORMAT_VERSION}); upgrade nasbench-txf")
         try:
-            metrics = tuple(Metric(**m) for m in data["metrics"])
-            meta = cls(space=dict(data["space"]), task=str(data["task"]), source=dict(data["source"]),
-                       metrics=metrics, package_version=str(data["package_version"]),
-                       created=str(data["created"]))
+            return cls(space=dict(data["space"]), task=str(data["task"]), source=dict(data["source"]),
+                       metrics=tuple(Metric(**m) for m in data["metrics"]),
+                       package_version=str(data["package_version"]), created=str(data["created"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"{where}: malformed table metadata ({type(exc).__name__}: {exc})") from None
-        if not metrics:
-            raise DataError(f"{where}: the table names no metrics")
-        return meta
+            raise DataError(f"{where}: malformed table metadata ({problem(exc)})") from None
 
     def same_measurement(self, other: TableMeta) -> bool:
         """Whether rows of ``other`` may join this table (same space, task, source, metrics)."""
@@ -134,13 +222,88 @@ class Row:
 
 
 def _parse_row(line: str, number: int, where: Path) -> Row:
+    data = parse(line, f"{where}, line {number}")
     try:
-        data = json.loads(line)
-        return Row(str(data["arch_id"]), dict(data["card"]), int(data["seed"]), str(data["status"]),
-                   data.get("reason"), {str(k): float(v) for k, v in data["metrics"].items()},
-                   float(data["cost_seconds"]), dict(data.get("info") or {}))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise DataError(f"{where}, line {number}: not a table row ({type(exc).__name__}: {exc})") from None
+        if not isinstance(data, dict):
+            raise TypeError(f"a row is a JSON object, got {type(data).__name__}")
+        row = Row(_typed(data, "arch_id", str), _typed(data, "card", dict), parse_seed(data["seed"]),
+                  _typed(data, "status", str), data.get("reason"),
+                  {k: _number(v, f"metric {excerpt(k)}") for k, v in _typed(data, "metrics", dict).items()},
+                  _number(data["cost_seconds"], "cost_seconds"), _typed(data, "info", dict, {}))
+        _check_row(row)
+        return row
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DataError(f"{where}, line {number}: not a table row ({problem(exc)})") from None
+
+
+def _typed(data: Mapping[str, Any], key: str, kind: type, default: Any = ...) -> Any:
+    """``data[key]``, which must be of ``kind`` (``TypeError`` naming the field); ``default``
+    where the field is missing or null, when one is given (else ``KeyError``)."""
+    value = data[key] if default is ... else data.get(key)
+    if value is None and default is not ...:
+        return default
+    if not isinstance(value, kind):
+        raise TypeError(f'"{key}" is a {kind.__name__}, got {type(value).__name__}')
+    return value
+
+
+def _number(value: Any, what: str) -> float:
+    """``value``, a JSON number, as a float (``TypeError`` naming ``what`` for anything else),
+    checked by :func:`measured`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{what} is a number, got {type(value).__name__}")
+    try:
+        return measured(float(value), what)
+    except OverflowError:
+        raise ValueError(f"{what} is too large") from None
+
+
+def measured(value: float, what: str) -> float:
+    """``value`` if a measurement can be it: finite, and at most :data:`MAX_MAGNITUDE` in size
+    (a table's writer never stores NaN; a value near float64's limit breaks every fit)."""
+    if not (math.isfinite(value) and abs(value) <= MAX_MAGNITUDE):
+        raise ValueError(f"{what} is {value!r}, not a finite number of at most {MAX_MAGNITUDE:g} in size")
+    return value
+
+
+def parse_seed(value: Any) -> int:
+    """A seed from a row or an imported cell: a whole number that is not negative (an integral
+    float such as ``3.0``, or text holding one, as CSV cells are, is taken); else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"the seed is a whole number, got {type(value).__name__}")
+    number: int | float = value
+    if isinstance(value, str):
+        try:
+            number = int(value)
+        except ValueError:
+            try:
+                number = float(value)
+            except ValueError:
+                raise ValueError(f"the seed is a whole number, got {shown(value)}") from None
+    if isinstance(number, float):
+        if not number.is_integer():
+            raise ValueError(f"the seed is a whole number, got {shown(value)}")
+        number = int(number)
+    if number < 0:
+        raise ValueError(f"the seed is not negative, got {number}")
+    return number
+
+
+def _check_row(row: Row) -> None:
+    """``TypeError``/``ValueError`` for values of a row that readers of tables interpret: the
+    status, the reason, and the info fields ``chance_loss`` and ``splits``."""
+    if row.status not in STATUSES:
+        raise ValueError(f'"status" is one of {", ".join(STATUSES)}, got {excerpt(row.status)}')
+    if row.reason is not None and not isinstance(row.reason, str):
+        raise TypeError(f'"reason" is a string or null, got {type(row.reason).__name__}')
+    if "chance_loss" in row.info:
+        _number(row.info["chance_loss"], "info.chance_loss")
+    splits = row.info.get("splits", {})
+    if not isinstance(splits, dict) or not all(isinstance(scored, dict) for scored in splits.values()):
+        raise TypeError('"info.splits" is {split: {metric: value}}')
+    for split, scored in splits.items():
+        for metric, value in scored.items():
+            _number(value, f"info.splits.{excerpt(split)}.{excerpt(metric)}")
 
 
 class Table:
@@ -152,27 +315,31 @@ class Table:
     @classmethod
     def read(cls, folder: str | Path) -> Table:
         folder = Path(folder)
-        meta_path, rows_path = folder / METADATA, folder / ROWS
-        if not meta_path.is_file():
+        if not (folder / METADATA).is_file():
             raise DataError(f"{folder}: not a table folder (no {METADATA})")
-        try:
-            meta = TableMeta.from_json(json.loads(meta_path.read_text(encoding="utf-8")), meta_path)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{meta_path}: not JSON ({exc})") from None
-        return cls(folder, meta, list(read_rows(rows_path)) if rows_path.is_file() else [])
+        meta_path = contained(folder, METADATA, "the table's metadata")
+        meta = TableMeta.from_json(parse(read_text(meta_path), str(meta_path)), meta_path)
+        rows_path = folder / ROWS
+        if not rows_path.exists() and not rows_path.is_symlink():
+            return cls(folder, meta, [])  # a table whose build has measured nothing yet
+        return cls(folder, meta, list(read_rows(contained(folder, ROWS, "the table's rows"))))
 
     @classmethod
     def create(cls, folder: str | Path, meta: TableMeta) -> Table:
         """A new table folder, or the existing one when it measured the same thing (resume)."""
         folder = Path(folder)
+        check_out_folder(folder)
         if (folder / METADATA).is_file():
             table = cls.read(folder)
             if not table.meta.same_measurement(meta):
                 raise DataError(f"{folder} holds a table of another space, task, recipe or metrics; "
                                 "give another --out to start a new one")
             return table
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(folder / METADATA, json.dumps(meta.to_json(), indent=2, sort_keys=True) + "\n")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(folder / METADATA, json.dumps(meta.to_json(), indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise DataError(f"{folder}: cannot write the table there ({exc.strerror or exc})") from None
         return cls(folder, meta, [])
 
     @contextmanager
@@ -227,12 +394,26 @@ def row_line(row: Row) -> str:
 
 def read_rows(path: Path) -> Iterator[Row]:
     """Rows of a ``rows.jsonl``; a half-written last line is skipped, any other bad line is an error."""
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     lines = text.split("\n")
     complete = lines[:-1]  # the part after the last newline is empty, or a half-written row
     for number, line in enumerate(complete, start=1):
         if line.strip():
             yield _parse_row(line, number, path)
+
+
+def check_out_folder(folder: Path) -> None:
+    """Refuse a table folder to write that is not one: a file, or a folder that holds files
+    but no table (its files are someone else's, and a ``rows.jsonl`` there would be appended to)."""
+    if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
+        raise DataError(f"{folder} exists and is not a folder; give a new folder (or a table's) for the table")
+    try:
+        foreign = folder.is_dir() and not (folder / METADATA).is_file() and any(folder.iterdir())
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot look into it ({exc.strerror or exc})") from None
+    if foreign:
+        raise DataError(f"{folder} is a folder that holds files but no table (no {METADATA}); "
+                        "give a new or empty folder for the table")
 
 
 def cut_partial_line(path: Path) -> None:

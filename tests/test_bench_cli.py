@@ -157,7 +157,7 @@ def test_bad_imports_write_nothing(cli, tmp_path: Path) -> None:  # type: ignore
         ("rows.csv", "--metric", "glue"): "no column(s) glue",
         ("rows.csv", "--metric", "acc"): "no valid row",
         ("binary.csv", "--metric", "acc"): "not a UTF-8 text file",
-        ("lines.jsonl", "--metric", "acc"): "line 2: not JSON",
+        ("lines.jsonl", "--metric", "acc"): "line 2 is not valid JSON",
         ("missing.csv", "--metric", "acc"): "no such file",
         ("rows.csv", "--metric", "acc", "--minimize", "loss"): "--minimize loss is not one of the --metric",
     }

@@ -196,7 +196,7 @@ def test_surrogate_files_from_a_newer_version_are_refused(toy_table: Path, tmp_p
 @pytest.mark.parametrize(
     ("meta", "message"),
     [
-        ("{ not json", "not JSON"),
+        ("{ not json", "not valid JSON"),
         ('{"format": "something else"}', "not a nasbench-txf table"),
         ('{"format": "nasbench-txf table", "format_version": 7}', "newer than this nasbench-txf reads"),
         ('{"format": "nasbench-txf table", "format_version": 1}', "malformed table metadata"),

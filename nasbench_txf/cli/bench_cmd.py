@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from nasbench_txf.builtin_tables import builtin_folders
 from nasbench_txf.cli.common import add_plugin_options, emit, plugin_options
-from nasbench_txf.errors import UserError
+from nasbench_txf.errors import DataError, UserError
 from nasbench_txf.registry import get_space
 from nasbench_txf.result import Metric
 from nasbench_txf.space import Space
-from nasbench_txf.tabular import Row, Table
+from nasbench_txf.tabular import METADATA, Row, Table, contained, write_atomic
 
 
 def register(sub: Any) -> None:
@@ -71,14 +72,23 @@ def open_space(name: str, options: dict[str, str]) -> Space:
 
 
 def find_table(name: str) -> Table:
+    """The built-in table called ``name``, or the table folder at ``name``, whose space (a
+    name and options its metadata gives) must be one this installation knows."""
     for folder in builtin_folders():
         if folder.name == name:
             return Table.read(folder)
-    return Table.read(Path(name))
+    table = Table.read(Path(name))
+    table_space(table)
+    return table
 
 
 def table_space(table: Table) -> Space:
-    return open_space(table.meta.space["name"], table.meta.space.get("options", {}))
+    """The space a table measured; a space that is not installed, or options it does not
+    take, are the table's error (a table comes from elsewhere), said as such."""
+    try:
+        return open_space(table.meta.space["name"], table.meta.space.get("options", {}))
+    except UserError as exc:
+        raise DataError(f"{table.folder / METADATA}: the table's space cannot be opened here: {exc}") from None
 
 
 def export_record(row: Row, metric_names: list[str]) -> dict[str, Any]:
@@ -91,20 +101,34 @@ def export_record(row: Row, metric_names: list[str]) -> dict[str, Any]:
 
 
 def export(table: Table, out: str | None) -> None:
+    """The table's rows as CSV on stdout, or to the file ``out`` (JSON Lines where it ends in
+    ``.jsonl``), written whole or not at all; a folder or an unwritable path is refused."""
     metric_names = [m.name for m in table.meta.metrics]
     records = [export_record(r, metric_names) for r in table.rows]
-    if out and out.endswith(".jsonl"):
-        Path(out).write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    if not out:
+        write_csv(sys.stdout, records, metric_names)
         return
-    handle = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout  # noqa: SIM115
+    path = Path(out)
+    if path.is_dir():
+        raise UserError(f"--out {out} is a folder; give a file name (.csv, or .jsonl for JSON Lines)")
+    if out.endswith(".jsonl"):
+        text = "".join(json.dumps(r) + "\n" for r in records)
+    else:
+        buffer = io.StringIO(newline="")
+        write_csv(buffer, records, metric_names)
+        text = buffer.getvalue()
     try:
-        writer = csv.DictWriter(handle, fieldnames=["arch_id", "card", "seed", "status", "reason",
-                                                    "cost_seconds", *metric_names])
-        writer.writeheader()
-        writer.writerows(records)
-    finally:
-        if out:
-            handle.close()
+        write_atomic(path, text)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write it ({exc.strerror or exc}); nothing was written") from None
+
+
+def write_csv(handle: TextIO, records: list[dict[str, Any]], metric_names: list[str]) -> None:
+    """``records`` (of :func:`export_record`) as CSV with a header, to ``handle``."""
+    writer = csv.DictWriter(handle, fieldnames=["arch_id", "card", "seed", "status", "reason",
+                                                "cost_seconds", *metric_names])
+    writer.writeheader()
+    writer.writerows(records)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -137,7 +161,8 @@ def handle(args: argparse.Namespace) -> int:
         from nasbench_txf.surrogate import Surrogate
 
         table = find_table(args.table)
-        Surrogate.fit(table, table_space(table)).save(table.folder / "surrogate")
+        folder = contained(table.folder, "surrogate", "the surrogate's folder")  # refused before the fit
+        Surrogate.fit(table, table_space(table)).save(folder)
         summary = describe(table)
     elif args.action == "retime":
         from nasbench_txf.retime import retime

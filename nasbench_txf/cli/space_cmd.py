@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -21,8 +24,8 @@ def register(sub: Any) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     info = actions.add_parser("info", help="cardinality, decision vector, an example card, graph sizes")
     sample = actions.add_parser("sample", help="random cards of the space")
-    sample.add_argument("--n", type=int, default=5, help="number of cards")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--n", type=int, default=5, help="number of cards (printed as they are drawn)")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the draws (0 or more)")
     show = actions.add_parser("show", help="one card: normal form, parameters, FLOPs, graph")
     show.add_argument("--card", required=True, help="a preset name (e.g. bert-mini) or a JSON card")
     show.add_argument("--vocab-size", type=int, default=30522, help="vocabulary size for the counts")
@@ -64,6 +67,27 @@ def info(space: Space) -> dict[str, Any]:
     }
 
 
+def sample_cards(space: Space, n: int, seed: int) -> Iterator[dict[str, Any]]:
+    """``n`` random cards of ``space``, drawn one at a time as they are asked for: any ``n``
+    runs in constant memory (a list of 10⁸ cards ran out of memory after 105 s)."""
+    if n < 1:
+        raise UserError(f"--n must be at least 1, got {n}")
+    if seed < 0:
+        raise UserError(f"--seed must be 0 or more, got {seed}")
+    rng = np.random.default_rng(seed)
+    return (space.sample(rng).card for _ in range(n))
+
+
+def print_json_list(items: Iterable[Any]) -> None:
+    """``items`` as one JSON list, laid out as :func:`print_json` lays a list out, written an
+    item at a time."""
+    sys.stdout.write("[")
+    for i, item in enumerate(items):
+        text = json.dumps(item, indent=2, sort_keys=True, default=str).replace("\n", "\n  ")
+        sys.stdout.write(f"{',' if i else ''}\n  {text}")
+    sys.stdout.write("\n]\n")
+
+
 def show(space: Space, args: argparse.Namespace) -> dict[str, Any]:
     arch = space.resolve(args.card)
     out: dict[str, Any] = {"card": arch.card, "arch_id": arch.id, "graph": graph_summary(space, arch)}
@@ -78,20 +102,17 @@ def show(space: Space, args: argparse.Namespace) -> dict[str, Any]:
 
 def handle(args: argparse.Namespace) -> int:
     space = open_space(args)
-    if args.action == "info":
-        result: Any = info(space)
-    elif args.action == "sample":
-        if args.n < 1:
-            raise UserError(f"--n must be at least 1, got {args.n}")
-        rng = np.random.default_rng(args.seed)
-        result = [space.sample(rng).card for _ in range(args.n)]
-    else:
-        result = show(space, args)
+    if args.action == "sample":
+        cards = sample_cards(space, args.n, args.seed)
+        if args.json:
+            print_json_list(cards)
+        else:
+            for card in cards:
+                print(card)
+        return 0
+    result = info(space) if args.action == "info" else show(space, args)
     if args.json:
         print_json(result)
-    elif args.action == "sample":
-        for card in result:
-            print(card)
     else:
         for key, value in result.items():
             print(f"{key}: {value}")
