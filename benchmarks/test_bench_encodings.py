@@ -1,6 +1,6 @@
 """Speed of the encodings on the 9,312 level-1 FlexiBERT archs (``tox -e bench``).
 
-Goals (issue 4): onehot, path and wl fit and encode every level-1 arch in at most 30 s each;
+Goals: onehot, path and wl fit and encode every level-1 arch in at most 30 s each;
 t2v fits in at most 10 minutes on 2 cores, and its held-out Spearman ρ is at least 0.9.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from nasbench_txf.registry import get_encoding, get_space
+from nasbench_txf.core.registry import get_encoding, get_space
 
 
 @pytest.fixture(autouse=True)

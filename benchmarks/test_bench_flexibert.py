@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nasbench_txf.graphs import graph_hash
-from nasbench_txf.registry import get_space
+from nasbench_txf.core.registry import get_space
+from nasbench_txf.graphs.hashing import graph_hash
 
 
 def test_enumerate_and_hash_level_1(benchmark) -> None:

@@ -13,9 +13,9 @@ import time
 import numpy as np
 import pytest
 
+from nasbench_txf.core.registry import get_space
 from nasbench_txf.encodings.t2v import BlockCosts
-from nasbench_txf.ged import CostGraph, ged_bipartite, ged_exact
-from nasbench_txf.registry import get_space
+from nasbench_txf.graphs.ged import CostGraph, ged_bipartite, ged_exact
 from nasbench_txf.spaces.flexibert.graph import block_graph
 
 

@@ -15,11 +15,11 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.registry import get_encoding, get_space, get_strategy
-from nasbench_txf.result import Metric, Result
-from nasbench_txf.strategy import Strategy
-from nasbench_txf.threads import one_thread
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.registry import get_encoding, get_space, get_strategy
+from nasbench_txf.core.result import Metric, Result
+from nasbench_txf.core.strategy import Strategy
+from nasbench_txf.core.threads import one_thread
 
 
 def strategy_at_100(name: str, encoding_name: str) -> Strategy:

@@ -1,4 +1,4 @@
-"""BANANAS' path encoding over the block graph (White et al. 2021), truncated.
+"""BANANAS' path encoding over the block graph [BANANAS21], truncated.
 
 One feature per distinct input→output path, named by the sequence of block labels on it;
 an arch's vector counts the paths with that label sequence (BANANAS marks presence, which is
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.graph_features import FeatureCountEncoding, VocabularyOptions, block_graph, combine, label_hash
-from nasbench_txf.options import option
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.options import option
+from nasbench_txf.graphs.features import FeatureCountEncoding, VocabularyOptions, block_graph, combine, label_hash
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
-"""Transformer2vec (seed 000 §3.3.1–3.3.2): embeddings whose distances fit graph edit distances.
+"""Transformer2vec [FLEXIBERT23 §3.3.1–3.3.2]: embeddings whose distances fit graph edit distances.
 
 Fitting, for the archs of the space (all of them up to ``fit_archs``, else a random sample):
 
 1. Blocks are sorted by the space's ``block_complexity``; edit costs follow that order
-   (:mod:`nasbench_txf.ged`). A space with no complexity order gets uniform costs.
+   (:mod:`nasbench_txf.graphs.ged`). A space with no complexity order gets uniform costs.
 2. GEDs are computed for all pairs of archs when there are at most ``pairs`` of them, else
    for ``pairs`` random pairs, with the bipartite approximation (exact on small graphs; its
    error on FlexiBERT graphs is measured in the docs). ``held_out`` further pairs are kept
@@ -35,13 +35,15 @@ import numpy as np
 import torch
 from scipy import stats
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.encoding import Encoding
-from nasbench_txf.ged import CostGraph, ged_bipartite
-from nasbench_txf.graph_features import block_graph, cache_file, fit_archs, label_hash
-from nasbench_txf.options import option
-from nasbench_txf.space import Space
-from nasbench_txf.threads import one_thread
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.encoding import Encoding
+from nasbench_txf.core.files import atomic_path
+from nasbench_txf.core.options import option
+from nasbench_txf.core.progress import announce
+from nasbench_txf.core.space import Space
+from nasbench_txf.core.threads import one_thread
+from nasbench_txf.graphs.features import block_graph, cache_file, fit_archs, label_hash
+from nasbench_txf.graphs.ged import CostGraph, ged_bipartite
 
 KNEE_DIMS = (2, 4, 8, 16, 32)
 
@@ -179,6 +181,9 @@ class Transformer2vec(Encoding):
         o = self.options
         rng = np.random.default_rng(o.seed)
         archs = fit_archs(self.space, o.fit_archs, o.seed)
+        announce(f"fitting t2v for space {self.space.name} ({len(archs):,} archs, graph edit distances of "
+                 f"{o.pairs + o.held_out:,} pairs, then the embedding); it is cached for later runs in "
+                 f"{self.cache_path.parent}")
         labels = {label for a in archs for _, label in block_graph(self.space, a).nodes(data="label")}
         self.costs = BlockCosts.rank(self.space, labels)
         graphs = [self.costs.graph(self.space, a) for a in archs]
@@ -230,14 +235,13 @@ class Transformer2vec(Encoding):
 
     # -- cache -------------------------------------------------------------------------------------
     def _save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
         ids = sorted(self.row, key=self.row.__getitem__)
-        np.savez(partial, vectors=self.vectors, ids=np.array(ids), anchor_rows=self.anchor_rows,
-                 labels=np.array(list(self.costs.index)), label_index=np.array(list(self.costs.index.values())),
-                 meta=np.array(json.dumps({"key": self.key(), "report": self.report, "uniform": self.costs.uniform,
-                                           "anchors": [a.card for a in self.anchors]})))
-        partial.replace(path)
+        with atomic_path(path) as partial, partial.open("wb") as handle:
+            np.savez(handle, vectors=self.vectors, ids=np.array(ids), anchor_rows=self.anchor_rows,
+                     labels=np.array(list(self.costs.index)), label_index=np.array(list(self.costs.index.values())),
+                     meta=np.array(json.dumps({"key": self.key(), "report": self.report,
+                                               "uniform": self.costs.uniform,
+                                               "anchors": [a.card for a in self.anchors]})))
 
     def _load(self, path: Path) -> bool:
         try:

@@ -1,9 +1,9 @@
-"""Weisfeiler–Lehman subtree features of the labelled block graph (seed 001 §2.3; NASGEM).
+"""Weisfeiler–Lehman subtree features of the labelled block graph [FLEXIBERT21 §2.3] (as in NASGEM).
 
 Each iteration relabels every node by its label and the sorted labels of its predecessors
 and of its successors (the graph is directed: where a block's input comes from and where its
 output goes are different things); the features are the counts of every label of every
-iteration, 0 to ``iterations``, as in the WL subtree kernel (Shervashidze et al. 2011).
+iteration, 0 to ``iterations``, as in the WL subtree kernel [WL11].
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.graph_features import FeatureCountEncoding, VocabularyOptions, block_graph, combine, label_hash
-from nasbench_txf.options import option
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.options import option
+from nasbench_txf.graphs.features import FeatureCountEncoding, VocabularyOptions, block_graph, combine, label_hash
 
 IN, OUT = 0x1F, 0x2F  # markers that keep predecessor and successor labels apart
 

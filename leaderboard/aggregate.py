@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nasbench_txf.errors import UserError
-from nasbench_txf.options import options_dict
-from nasbench_txf.registry import get_strategy
+from nasbench_txf.core.errors import UserError
+from nasbench_txf.core.options import options_dict
+from nasbench_txf.core.registry import get_strategy
 
 from . import hypervolume
 from .collect import RowKey, Run, RunTable

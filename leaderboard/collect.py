@@ -3,9 +3,9 @@
 Each run's *incumbent* after t queries is the arch with the best observed objective so far —
 what the strategy would return. Its *score* is that observation; its *regret* is measured
 with the arch's noise-free value where the benchmark knows it
-(:meth:`~nasbench_txf.benchmark.Benchmark.expected`), so that a lucky observation of a
+(:meth:`~nasbench_txf.core.benchmark.Benchmark.expected`), so that a lucky observation of a
 mediocre arch does not count as a find. The reference is the benchmark's
-:meth:`~nasbench_txf.benchmark.Benchmark.best_known` value (tabular: the best measured mean;
+:meth:`~nasbench_txf.core.benchmark.Benchmark.best_known` value (tabular: the best measured mean;
 surrogate: the best prediction over the enumerated space); benchmarks without one (live
 training) are measured against the best value observed in the store.
 """
@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from nasbench_txf.arch import Arch, canonical_json
-from nasbench_txf.benchmark import Benchmark
-from nasbench_txf.cell import CellSpec, open_benchmark, open_cell
-from nasbench_txf.errors import StoreError, UserError
-from nasbench_txf.registry import get_strategy
-from nasbench_txf.result import Metric
-from nasbench_txf.store import CellRow, Store, TrialRow
+from nasbench_txf.core.arch import Arch, canonical_json
+from nasbench_txf.core.benchmark import Benchmark
+from nasbench_txf.core.errors import StoreError, UserError
+from nasbench_txf.core.registry import get_strategy, open_benchmark
+from nasbench_txf.core.result import Metric
+from nasbench_txf.run.cell import CellSpec, open_cell
+from nasbench_txf.run.store import CellRow, Store, TrialRow
 
 
 @dataclass(frozen=True, order=True)

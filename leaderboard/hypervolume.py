@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 from pymoo.indicators.hv import HV
 
-from nasbench_txf.pareto import pareto_indices
-from nasbench_txf.result import Metric
+from nasbench_txf.core.pareto import pareto_indices
+from nasbench_txf.core.result import Metric
 
 from .collect import Run
 

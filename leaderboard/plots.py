@@ -1,6 +1,6 @@
 """Leaderboard figures as PNG files (matplotlib, no display needed).
 
-Curves are means over seeds with shaded 90% t-intervals (seed 000 Figs. 3–4 plot 90%
+Curves are means over seeds with shaded 90% t-intervals ([FLEXIBERT23 Figs. 3–4] plot 90%
 intervals); the time axis is each run's simulated clock.
 """
 
@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nasbench_txf.errors import UserError
-from nasbench_txf.registry import get_strategy
+from nasbench_txf.core.errors import UserError
+from nasbench_txf.core.registry import get_strategy
 
 from . import hypervolume
 from .aggregate import curves
@@ -156,7 +156,7 @@ def hypervolume_by_queries(table: RunTable, path: Path, rows: Sequence[str] | No
 
 
 def grid_bars(grid: pd.DataFrame, errors: pd.DataFrame, title: str, ylabel: str, path: Path) -> Path:
-    """Grouped bars, strategies × encodings, with 90% interval error bars (seed 000 Fig. 3)."""
+    """Grouped bars, strategies × encodings, with 90% interval error bars [FLEXIBERT23 Fig. 3]."""
     fig, ax = _figure(title, "strategy", ylabel)
     width = 0.8 / max(len(grid.columns), 1)
     x = np.arange(len(grid.index))

@@ -27,7 +27,8 @@ from pathlib import Path
 import pandas as pd
 
 from nasbench_txf import __version__
-from nasbench_txf.errors import UserError
+from nasbench_txf.core.errors import UserError
+from nasbench_txf.core.files import umask, write_atomic
 
 from . import plots, views
 from .aggregate import Settings, leaderboard
@@ -80,7 +81,7 @@ def publish(tables: Sequence[RunTable], out: Path, settings: Settings, provenanc
     site.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{site.name}-", dir=site.parent))
     try:
-        work.chmod(0o777 & ~_umask())  # mkdtemp's 0700 would hide the site from a web server or other users
+        work.chmod(0o777 & ~umask())  # mkdtemp's 0700 would hide the site from a web server or other users
         page = Page()
         for table in tables:
             _table_sections(table, work, settings, provenance, family, page)
@@ -95,7 +96,7 @@ def publish(tables: Sequence[RunTable], out: Path, settings: Settings, provenanc
         shutil.rmtree(work, ignore_errors=True)
         raise
     if where.copy is not None:
-        _write_atomically(where.copy, _relinked(text, site, where.copy, page.files))
+        write_atomic(where.copy, _relinked(text, site, where.copy, page.files))
     return sorted(page.files)
 
 
@@ -199,28 +200,6 @@ def _swap(work: Path, site: Path, previous: list[str] | None) -> None:
                         "and was kept") from None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: a reader
-    sees the old file or the new one, never part of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    """The process's umask (read by setting it, so set back at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _relinked(text: str, site: Path, copy: Path, files: list[str]) -> str:
     """The site's Markdown ``text`` with its links to ``files`` made relative to ``copy``."""
     prefix = Path(os.path.relpath(site, copy.parent))
@@ -291,7 +270,7 @@ def _grid_section(table: RunTable, frame: pd.DataFrame, png: Path, page: Page) -
     text = grid.text()
     page.markdown.append("\n".join([
         f"### Strategy × encoding grid — {md_text(table.key.title)}", "",
-        f"Best {table.objective} (mean ± 90% CI over seeds), as in seed 000 Fig. 3.", "",
+        f"Best {table.objective} (mean ± 90% CI over seeds), as in [FLEXIBERT23 Fig. 3].", "",
         md_table(text), "", f"![strategy × encoding grid]({png.name})", ""]))
     table_html = text.to_html(index=False, border=0, classes="leaderboard")
     page.html.append(f"<section><h3>Strategy × encoding grid</h3>{table_html}"

@@ -1,7 +1,7 @@
 """The statistics a leaderboard reports, on plain arrays (seeds along the last axis).
 
 Confidence intervals are two-sided Student-t intervals at 90%, as the FlexiBERT papers plot
-(seed 000 Figs. 3–4). The significance mark is a one-sided paired Wilcoxon signed-rank test
+[FLEXIBERT23 Figs. 3–4]. The significance mark is a one-sided paired Wilcoxon signed-rank test
 over the seeds two rows share (scipy), asking whether a row's regret is larger than the
 leader's.
 """

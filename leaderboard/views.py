@@ -1,5 +1,5 @@
-"""The ablation views: the strategy × encoding grid (seed 000 Fig. 3) and a strategy family
-with its ablations (the BOSHNAS ablation of seed 000 Fig. 4(b))."""
+"""The ablation views: the strategy × encoding grid [FLEXIBERT23 Fig. 3] and a strategy family
+with its ablations (the BOSHNAS ablation of [FLEXIBERT23 Fig. 4(b)])."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dataclasses
 
 import pandas as pd
 
-from nasbench_txf.errors import UserError
+from nasbench_txf.core.errors import UserError
 
 from .collect import RunTable
 from .stats import Interval

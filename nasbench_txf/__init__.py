@@ -1,9 +1,9 @@
 """nasbench-txf: a plugin-based benchmark and comparison suite for NAS over transformer encoders.
 
-The core types live in a few small modules: :mod:`~nasbench_txf.arch` (model cards),
-:mod:`~nasbench_txf.space`, :mod:`~nasbench_txf.encoding`, :mod:`~nasbench_txf.strategy`,
-:mod:`~nasbench_txf.benchmark` (with :class:`~nasbench_txf.result.Result`). Plugins of every
-kind come from entry points (:mod:`~nasbench_txf.registry`).
+The core types live in a few small modules: :mod:`~nasbench_txf.core.arch` (model cards),
+:mod:`~nasbench_txf.core.space`, :mod:`~nasbench_txf.core.encoding`, :mod:`~nasbench_txf.core.strategy`,
+:mod:`~nasbench_txf.core.benchmark` (with :class:`~nasbench_txf.core.result.Result`). Plugins of every
+kind come from entry points (:mod:`~nasbench_txf.core.registry`).
 """
 
 from __future__ import annotations

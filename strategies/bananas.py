@@ -1,4 +1,4 @@
-"""BANANAS (White, Neiswanger & Savani 2021), as its authors ran it; a baseline of seed 000 §4.3.
+"""BANANAS [BANANAS21], as its authors ran it; a baseline of [FLEXIBERT23 §4.3].
 
 Bayesian optimisation with a neural predictor: after ``initial`` random archs, each round
 trains an ensemble of ``ensemble`` feed-forward networks on the encoded observations (the
@@ -29,12 +29,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.options import option
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.options import option
+from nasbench_txf.core.strategy import Requirements
+from nasbench_txf.core.threads import one_thread
 from nasbench_txf.strategies.candidates import informative_features, mutations_of_best
 from nasbench_txf.strategies.observing import ObservingStrategy
-from nasbench_txf.strategy import Requirements
-from nasbench_txf.threads import one_thread
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""BOSHNAS (seed 000 §3.4, Algorithm 1, Eqs. 1–2) and its ablations (§4.3, Fig. 4(b)).
+"""BOSHNAS [FLEXIBERT23 §3.4, Algorithm 1, Eqs. 1–2] and its ablations [FLEXIBERT23 §4.3, Fig. 4(b)].
 
 Each ``ask``, with probability 1 − α − β: fit the surrogate (:mod:`.boshnas_models`) on the
 observations, maximise UCB = μ + k1·σ + k2·ξ̂ (Eq. 1) over the encoding with GOBI from
@@ -27,16 +27,16 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.errors import InvalidCardError
-from nasbench_txf.options import option
-from nasbench_txf.result import Result
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.errors import InvalidCardError
+from nasbench_txf.core.options import option
+from nasbench_txf.core.result import Result
+from nasbench_txf.core.strategy import Requirements
+from nasbench_txf.core.threads import one_thread
 from nasbench_txf.strategies.boshnas_models import NPN, Student, Teacher, fit
 from nasbench_txf.strategies.candidates import CandidatePool, informative_features
 from nasbench_txf.strategies.gobi import ascend, nearest
 from nasbench_txf.strategies.observing import ObservingStrategy
-from nasbench_txf.strategy import Requirements
-from nasbench_txf.threads import one_thread
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ class BOSHNAS(ObservingStrategy):
 
         The trained networks are frozen: GOBI's second-order backward (``create_graph``)
         would otherwise leave each parameter holding a gradient whose graph refers back to
-        it, a cycle Python never frees (a sweep's workers grew by ~300 MB per cell).
+        it, a cycle Python never frees, and a sweep's workers would grow with every cell.
         """
         o = self.options
         teacher = Teacher(x.shape[1])

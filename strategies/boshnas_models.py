@@ -1,4 +1,4 @@
-"""The three surrogate networks of BOSHNAS (seed 000 §3.4.2, Eq. 2, App. B.4).
+"""The three surrogate networks of BOSHNAS [FLEXIBERT23 §3.4.2, Eq. 2, App. B.4].
 
 - :class:`NPN` f_S — a natural-parameter network (Wang et al. 2016): every layer carries a
   Gaussian (mean, variance) through weights that are Gaussians themselves, so the output is

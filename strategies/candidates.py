@@ -7,13 +7,13 @@ candidates and ask the best unseen ones. Two ways to build that set, shared here
   enumerate (encoded once and kept), else random archs plus mutations of the best observed
   archs, drawn afresh per ask;
 - :func:`mutations_of_best` (BANANAS): mutations of the best observed archs only, the
-  "mutation" acquisition optimisation of White et al. 2021 (§4).
+  "mutation" acquisition optimisation of [BANANAS21 §4].
 
 A space of at most :data:`ENCODED_WHOLE` archs is encoded whole once per process and its
 rows looked up (:func:`encoded_space`), whether or not the pool is the whole space: the
-encodings that count graph features take ~1.6 ms per arch in Python (15 s for the 9,312
-level-1 FlexiBERT archs, 1.8 s for each ask's fresh pool of 1,000), and a sweep's pool
-worker runs the cells of one strategy and encoding in turn.
+encodings that count graph features take milliseconds per arch in Python, so encoding each
+ask's fresh pool would cost seconds per ask, and a sweep's pool worker runs the cells of one
+strategy and encoding in turn.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nasbench_txf.arch import Arch, canonical_json
-from nasbench_txf.encoding import Encoding
-from nasbench_txf.space import Space
+from nasbench_txf.core.arch import Arch, canonical_json
+from nasbench_txf.core.encoding import Encoding
+from nasbench_txf.core.space import Space
 
 
 def informative_features(observed: np.ndarray) -> np.ndarray:

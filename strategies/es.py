@@ -1,4 +1,4 @@
-"""Regularized evolution (Real et al. 2019; the ES baseline of seed 000 §4.3).
+"""Regularized evolution [REA19] (the ES baseline of [FLEXIBERT23 §4.3]).
 
 A population of the ``population`` most recent archs; each new arch mutates the best of a
 random ``sample_size`` of them (tournament), and the oldest member leaves when a new one
@@ -12,16 +12,16 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.options import option
-from nasbench_txf.result import Result
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.options import option
+from nasbench_txf.core.result import Result
+from nasbench_txf.core.strategy import Strategy
 from nasbench_txf.strategies.unseen import draw_unseen
-from nasbench_txf.strategy import Strategy
 
 
 @dataclass(frozen=True)
 class EvolutionOptions:
-    population: int = option(50, "archs kept alive (Real et al.: 100 on NAS-Bench-101; 50 for 100-query budgets)")
+    population: int = option(50, "archs kept alive ([REA19]: 100 on NAS-Bench-101; 50 for 100-query budgets)")
     sample_size: int = option(10, "tournament size: parents are the best of this many members")
 
     def __post_init__(self) -> None:

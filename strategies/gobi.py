@@ -1,4 +1,4 @@
-"""GOBI (Tuli et al. 2021, used by seed 000 §3.4.3): gradient-based optimisation of a
+"""GOBI (Tuli et al. 2021, used by [FLEXIBERT23 §3.4.3]): gradient-based optimisation of a
 surrogate's acquisition over the input encoding, then snapping to the nearest arch.
 
 Second-order steps use AdaHessian (Yao et al. 2021) from ``pytorch-optimizer``: each step

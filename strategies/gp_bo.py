@@ -1,5 +1,5 @@
-"""GP-BO: Bayesian optimisation with a Gaussian process on an encoding (Snoek et al. 2012;
-the GP-BO baseline of seed 000 §4.3).
+"""GP-BO: Bayesian optimisation with a Gaussian process on an encoding [GPBO12]
+(the GP-BO baseline of [FLEXIBERT23 §4.3]).
 
 Each ask after ``initial`` random archs fits BoTorch's ``SingleTaskGP`` (GPyTorch; RBF
 kernel with BoTorch's dimension-scaled length-scale prior, inferred observation noise,
@@ -15,12 +15,12 @@ underflow far from the incumbent; Ament et al. 2023) or, with ``acquisition=ucb`
 
 The kernel has one length-scale per feature up to ``ard_max`` features and one shared
 length-scale beyond (it is then a function of the encodings' Euclidean distance, like the
-distance kernels of the GP baselines in BANANAS), where :func:`isometric_coordinates` makes
+distance kernels of the GP baselines in [BANANAS21]), where :func:`isometric_coordinates` makes
 the GP cheap. Features constant across the observed archs are dropped before fitting
 (:func:`~nasbench_txf.strategies.candidates.informative_features`); inputs are scaled to
 the box that the observations and the whole candidate pool span. Each fit starts from
-the previous fit's hyperparameters when the kept features are the same (a warm start: on
-the toy problem it cut the optimiser's iterations ~3× and gave the same trials). A batch
+the previous fit's hyperparameters when the kept features are the same (a warm start: the
+optimiser needs fewer iterations from there). A batch
 ask takes the best ``n`` candidates of one fit (no fantasised observations). No arch is
 asked twice.
 """
@@ -34,12 +34,12 @@ from typing import Literal
 import numpy as np
 import torch
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.options import option
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.options import option
+from nasbench_txf.core.strategy import Requirements
+from nasbench_txf.core.threads import one_thread
 from nasbench_txf.strategies.candidates import CandidatePool, informative_features
 from nasbench_txf.strategies.observing import ObservingStrategy
-from nasbench_txf.strategy import Requirements
-from nasbench_txf.threads import one_thread
 
 #: the GP's modules whose fitted values start the next fit (not the outcome transform's statistics)
 HYPERPARAMETERS = {"likelihood", "mean_module", "covar_module"}
@@ -65,9 +65,8 @@ def isometric_coordinates(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarr
     An isotropic kernel sees the data only through those distances (and k(x, x), a
     constant), so a GP on these coordinates has the same likelihood and the same posterior
     at each test point as one on the original features — at a fraction of the cost when
-    the encoding is long: on 2,556 path features, scoring the 9,312 level-1 candidates
-    took 100 s, because GPyTorch computes each candidate's joint covariance with the
-    training points over every feature. Coordinates: the training points' affine span,
+    the encoding is long, because GPyTorch computes each candidate's joint covariance with
+    the training points over every feature. Coordinates: the training points' affine span,
     plus one axis for the distance of a test point from that span.
     """
     origin = train[0]

@@ -1,4 +1,4 @@
-"""NSGA-II (Deb et al. 2002) from pymoo, over a space's decision vector; seed 004 §4.
+"""NSGA-II [NSGA2-02] from pymoo, over a space's decision vector, as in [EFTNAS24 §4].
 
 Multi-objective search: the benchmark's objective (the task score) against one or more
 cost metrics (``against``: ``params``, ``flops``, ``latency_ms``, … whatever the benchmark
@@ -24,14 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.errors import IncompatibleError
-from nasbench_txf.options import option
-from nasbench_txf.pareto import minimisation_matrix
-from nasbench_txf.result import Metric, Result
-from nasbench_txf.space import Space
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.errors import IncompatibleError
+from nasbench_txf.core.options import option
+from nasbench_txf.core.pareto import minimisation_matrix
+from nasbench_txf.core.result import Metric, Result
+from nasbench_txf.core.space import Space
+from nasbench_txf.core.strategy import Requirements, Strategy
 from nasbench_txf.strategies.unseen import draw_unseen
-from nasbench_txf.strategy import Requirements, Strategy
 
 #: generations of only known archs tolerated before asking a random unseen arch instead
 MAX_STALE_GENERATIONS = 20

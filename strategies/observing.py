@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.result import Result
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.result import Result
+from nasbench_txf.core.strategy import Strategy
 from nasbench_txf.strategies.unseen import draw_unseen
-from nasbench_txf.strategy import Strategy
 
 
 class ObservingStrategy(Strategy):

@@ -1,4 +1,4 @@
-"""REINFORCE over the decision vector (Williams 1992; the RL baseline of seed 000 §4.3).
+"""REINFORCE over the decision vector [REINFORCE92] (the RL baseline of [FLEXIBERT23 §4.3]).
 
 The policy is one independent categorical distribution per decision of the space's vector,
 with logits θ. An ask samples a vector; ``tell`` applies θ ← θ + lr · A · ∇ log π(vector)
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.options import option
-from nasbench_txf.result import Result
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.options import option
+from nasbench_txf.core.result import Result
+from nasbench_txf.core.strategy import Strategy
 from nasbench_txf.strategies.unseen import draw_unseen
-from nasbench_txf.strategy import Strategy
 
 
 @dataclass(frozen=True)

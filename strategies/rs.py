@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.result import Result
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.result import Result
+from nasbench_txf.core.strategy import Strategy
 from nasbench_txf.strategies.unseen import draw_unseen
-from nasbench_txf.strategy import Strategy
 
 
 class RandomSearch(Strategy):
     """Random search: uniform samples of the space, never the same arch twice.
 
-    The baseline every NAS comparison needs (Li & Talwalkar 2019; seed 000 §4.3). Sampling is
+    The baseline every NAS comparison needs ([RS19]; [FLEXIBERT23 §4.3]). Sampling is
     the space's own (uniform over cards where the space provides that).
     """
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.errors import UserError
-from nasbench_txf.space import Space
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.errors import UserError
+from nasbench_txf.core.space import Space
 
 #: draws of an already-asked arch tolerated before the space counts as exhausted
 MAX_REPEATS = 1000

@@ -47,8 +47,9 @@ def cli(tmp_path: Path) -> Callable[..., CliResult]:
 
 
 @pytest.fixture(scope="session")
-def toy_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small measured table (toy-grid archs, toy-quadratic with noise), built once."""
-    from nbt_testing import build_toy_table
+def toy_table() -> Path:
+    """A small measured table (toy-grid archs, toy-quadratic with noise), built once (shared
+    with the contract checks of the table benchmarks)."""
+    from nbt_testing import shared_toy_table
 
-    return build_toy_table(tmp_path_factory.mktemp("tables") / "toy")
+    return shared_toy_table()

@@ -5,9 +5,9 @@ from typing import Literal
 
 import pytest
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.errors import OptionError
-from nasbench_txf.options import options_dict, options_help, parse_options, split_pairs
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.errors import OptionError
+from nasbench_txf.core.options import options_dict, options_help, parse_options, split_pairs
 
 
 def test_arch_is_canonical_and_stable() -> None:

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from nbt_testing import space
 
-from nasbench_txf.table_info import condition_effects, describe, measured_with, noise_by_split
-from nasbench_txf.tabular import ROWS, Table
+from nasbench_txf.tables.info import condition_effects, describe, measured_with, noise_by_split
+from nasbench_txf.tables.table import ROWS, Table
 
 SPACE_2021 = space("flexibert-2021")
 
 
 def paper_card(card: dict) -> str:
-    """A card as seed 001 prints it: {l: 4, h: [256, ...], s: [SDP, ...]}."""
+    """A card as [FLEXIBERT21] prints it: {l: 4, h: [256, ...], s: [SDP, ...]}."""
     parts = []
     for key in ("l", "h", "a", "f", "s"):
         value = card[key]

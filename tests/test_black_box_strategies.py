@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from nbt_testing import STRATEGY_BENCHMARK, STRATEGY_SPACE
 
-from nasbench_txf.cell import CellSpec, open_cell
-from nasbench_txf.pareto import pareto_indices
-from nasbench_txf.runner import run_cell
-from nasbench_txf.store import Store
-from nasbench_txf.trials import Budget
+from nasbench_txf.core.pareto import pareto_indices
+from nasbench_txf.run.cell import CellSpec, open_cell
+from nasbench_txf.run.runner import run_cell
+from nasbench_txf.run.store import Store
+from nasbench_txf.run.trials import Budget
 
 OPTIMUM, SEEDS, QUERIES = 4.25, range(6), 40
 #: options and encoding per strategy (toy-grid's block graph is a chain, so its path encoding
@@ -44,7 +44,7 @@ def mean_regret(tmp_path: Path, strategy: str) -> float:
 
 @pytest.mark.parametrize("strategy", ["es", "reinforce", "gp-bo", "bananas"])
 def test_beats_random_search(tmp_path: Path, strategy: str) -> None:
-    # measured (seeds 0-5, 40 queries): rs 1.08, es 0.47, reinforce 0.50, gp-bo 0.01, bananas -0.04
+    # each strategy's mean regret is well below random search's, by far more than the 0.2 asked
     assert mean_regret(tmp_path, strategy) < mean_regret(tmp_path, "rs") - 0.2
 
 
@@ -86,14 +86,14 @@ def test_nsga2_run_reports_its_pareto_set(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("against", ["latency", "score", ""])
 def test_nsga2_refuses_unknown_cost_metrics(against: str) -> None:
-    from nasbench_txf.errors import IncompatibleError
+    from nasbench_txf.core.errors import IncompatibleError
 
     with pytest.raises(IncompatibleError, match="choose cost metrics among size"):
         open_cell(spec("nsga2", 0, {"against": against}))
 
 
 def test_model_based_strategies_refuse_to_run_without_an_encoding_unless_they_have_a_default() -> None:
-    from nasbench_txf.errors import IncompatibleError
+    from nasbench_txf.core.errors import IncompatibleError
 
     with pytest.raises(IncompatibleError, match="needs --encoding"):
         open_cell(spec("gp-bo", 0))

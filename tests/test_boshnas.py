@@ -1,4 +1,4 @@
-"""BOSHNAS's parts one by one (seed 000 §3.4), and the whole against random search."""
+"""BOSHNAS's parts one by one [FLEXIBERT23 §3.4], and the whole against random search."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 import torch
 from nbt_testing import STRATEGY_BENCHMARK, STRATEGY_SPACE
 
-from nasbench_txf.cell import CellSpec
-from nasbench_txf.runner import run_cell
-from nasbench_txf.store import Store
+from nasbench_txf.core.threads import one_thread
+from nasbench_txf.run.cell import CellSpec
+from nasbench_txf.run.runner import run_cell
+from nasbench_txf.run.store import Store
+from nasbench_txf.run.trials import Budget
 from nasbench_txf.strategies.boshnas_models import NPN, Student, Teacher, fit
 from nasbench_txf.strategies.gobi import ascend, nearest
-from nasbench_txf.threads import one_thread
-from nasbench_txf.trials import Budget
 
 FAST = {"epochs": "200", "steps": "40", "initial": "8"}
 

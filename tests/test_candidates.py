@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from nbt_testing import STRATEGY_SPACE, sample_archs, space
 
-from nasbench_txf.arch import canonical_json
-from nasbench_txf.registry import get_encoding
+from nasbench_txf.core.arch import canonical_json
+from nasbench_txf.core.registry import get_encoding
 from nasbench_txf.strategies import candidates
 from nasbench_txf.strategies.candidates import CandidatePool, informative_features
 

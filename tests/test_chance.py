@@ -1,4 +1,4 @@
-"""A training that learned nothing (DESIGN §10: a recipe failure) is not a measurement of its arch."""
+"""A training that learned nothing (a failure of the recipe) is not a measurement of its arch."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from nbt_testing import space
 
 from nasbench_txf.benchmarks.surrogate import SurrogateBenchmark
 from nasbench_txf.benchmarks.tabular import Tabular
-from nasbench_txf.seed_noise import noise_level
-from nasbench_txf.surrogate import Surrogate, arch_targets
-from nasbench_txf.table_info import describe, seed_values
-from nasbench_txf.tabular import Row, Table
-from nasbench_txf.tasks import GLUE_TASKS
-from nasbench_txf.training import chance_loss
+from nasbench_txf.surrogate.noise import noise_level
+from nasbench_txf.surrogate.surrogate import Surrogate, arch_targets
+from nasbench_txf.tables.info import describe, seed_values
+from nasbench_txf.tables.table import Row, Table
+from nasbench_txf.training.loop import chance_loss
+from nasbench_txf.training.tasks import GLUE_TASKS
 
 TOY = space("toy-grid")
 
@@ -43,9 +43,9 @@ def _row(loss: float, chance: float | None, status: str = "ok") -> Row:
 
 
 @pytest.mark.parametrize(("row", "at_chance"), [
-    (_row(0.6867, 0.6867), True),  # the recipe-3 build's two runs that predicted one class
+    (_row(0.6867, 0.6867), True),  # a run that predicted one class for every sentence
     (_row(0.70, 0.6867), True),  # worse than the label frequencies
-    (_row(0.5435, 0.6867), False),  # its next worst run: 21% below chance, it learned something
+    (_row(0.5435, 0.6867), False),  # 21% below chance: it learned something
     (_row(0.6867, None), False),  # imported and older rows do not say what chance is
     (_row(0.0, 0.6867, status="failed"), False),  # failed already, for another reason
 ])

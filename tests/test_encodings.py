@@ -13,7 +13,7 @@ from nbt_testing import ENCODING_OPTIONS, space
 from nasbench_txf.encodings.path import PathEncoding, truncated_paths
 from nasbench_txf.encodings.t2v import Transformer2vec
 from nasbench_txf.encodings.wl import WLEncoding, wl_features
-from nasbench_txf.ged import CostGraph, ged_bipartite, ged_exact
+from nasbench_txf.graphs.ged import CostGraph, ged_bipartite, ged_exact
 
 LABELS = ["input", "add-norm", "h-128/SA-SDP", "ff-512", "output"]
 FLEXIBERT = space("flexibert")
@@ -143,8 +143,8 @@ def test_encode_cli(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def
 
 @pytest.mark.parametrize("name", ["path", "wl", "t2v"])
 def test_a_graph_the_encodings_cannot_handle_is_one_clear_message(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nasbench_txf.errors import IncompatibleError
-    from nasbench_txf.registry import get_encoding
+    from nasbench_txf.core.errors import IncompatibleError
+    from nasbench_txf.core.registry import get_encoding
 
     toy = space("toy-grid")
 

@@ -11,9 +11,9 @@ import torch
 from nbt_testing import GLUE, sample_archs, space
 from torch.utils.flop_counter import FlopCounterMode
 
-from nasbench_txf.errors import InvalidCardError
-from nasbench_txf.graphs import graph_hash
-from nasbench_txf.registry import get_space
+from nasbench_txf.core.errors import InvalidCardError
+from nasbench_txf.core.registry import get_space
+from nasbench_txf.graphs.hashing import graph_hash
 from nasbench_txf.spaces.flexibert.model import FlexiBERTModel
 from nasbench_txf.spaces.flexibert.presets import INITIAL_MODELS
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import torch
 
-from nasbench_txf.registry import get_space
+from nasbench_txf.core.registry import get_space
 from nasbench_txf.spaces.flexibert.transfer import DEFAULT_TAU, biased_overlap, rank_neighbours, transfer_weights
 
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from nbt_testing import TOY
 
 from nasbench_txf.cli import main
-from nasbench_txf.registry import get_strategy
+from nasbench_txf.core.registry import get_strategy
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])

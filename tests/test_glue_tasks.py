@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from nbt_testing import GLUE
 
-from nasbench_txf.errors import DataError, UnknownNameError
-from nasbench_txf.tasks import GLUE_TASKS, custom_task, glue_task, hf_examples, read_examples, task_folder
+from nasbench_txf.core.errors import DataError, UnknownNameError
+from nasbench_txf.training.tasks import GLUE_TASKS, custom_task, glue_task, hf_examples, read_examples, task_folder
 
 # official row counts (shared/data/glue/README.md)
 ROWS = {"sst2": (67_349, 872), "cola": (8_551, 1_043), "mrpc": (3_668, 408), "rte": (2_490, 277),

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from nasbench_txf.cell import CellSpec
-from nasbench_txf.runner import run_cell
-from nasbench_txf.store import Store
-from nasbench_txf.trials import Budget
+from nasbench_txf.run.cell import CellSpec
+from nasbench_txf.run.runner import run_cell
+from nasbench_txf.run.store import Store
+from nasbench_txf.run.trials import Budget
 
 BUDGET = 30
 ARGS = ["--space", "toy-grid", "--benchmark", "toy-quadratic", "--strategy", "rs",
@@ -128,8 +128,8 @@ def test_resume_of_a_run_stopped_before_its_first_trial(tmp_path: Path) -> None:
     assert [len(rows) for rows in trials_by_cell(path).values()] == [12, 12]
 
     other = tmp_path / "cell-only.sqlite"
-    from nasbench_txf.cell import open_cell
-    from nasbench_txf.runner import open_in_store
+    from nasbench_txf.run.cell import open_cell
+    from nasbench_txf.run.runner import open_in_store
 
     cell = open_cell(CellSpec(space="toy-grid", strategy="rs", benchmark="toy-quadratic", seed=0,
                               benchmark_options={"delay": "0.04", "noise": "0.3"}))

@@ -21,7 +21,7 @@ from nasbench_txf.leaderboard.aggregate import Settings, leaderboard
 from nasbench_txf.leaderboard.collect import RunTable, read_tables
 from nasbench_txf.leaderboard.publish import MARKER, publish
 from nasbench_txf.leaderboard.render import Provenance, html_section, markdown, md_table, md_text
-from nasbench_txf.store import Store, TrialRow, now
+from nasbench_txf.run.store import Store, TrialRow, now
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 #: a task name with Markdown and HTML specials and a line break, as a store may hold

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_kill_resume import kill_after, stored_trials
 
-from nasbench_txf.store import Store
+from nasbench_txf.run.store import Store
 
 GRID = ["sweep", "--space", "toy-grid", "--benchmark", "toy-quadratic", "--strategies", "rs,es,gp-bo",
         "--encodings", "onehot", "--seeds", "2", "--budget", "12", "--no-sim-overhead", "--workers", "2"]

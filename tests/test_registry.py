@@ -16,7 +16,7 @@ def test_list_json_has_all_four_kinds_with_sources(cli) -> None:
     assert toy["source"] == "nasbench-txf-toy 0.1"
     bench = next(p for p in listing["benchmarks"] if p["name"] == "toy-quadratic")
     assert {o["name"] for o in bench["options"]} == {"noise", "noisy_op", "bad_runs", "delay", "fail_op", "crash_op",
-                                                      "crash_once"}
+                                                      "crash_once", "log"}
 
 
 def test_list_one_kind(cli) -> None:

@@ -10,14 +10,14 @@ import pytest
 import torch
 from nbt_testing import LIVE_SMALL, space
 
-from nasbench_txf.bench_build import BuildRequest, build
-from nasbench_txf.errors import DataError, UserError
-from nasbench_txf.machine import describe
-from nasbench_txf.result import Metric
-from nasbench_txf.retime import retime
-from nasbench_txf.table_import import import_table
-from nasbench_txf.table_info import timed_on
-from nasbench_txf.tabular import ROWS, Table
+from nasbench_txf.core.errors import DataError, UserError
+from nasbench_txf.core.result import Metric
+from nasbench_txf.tables.build import BuildRequest, build
+from nasbench_txf.tables.importing import import_table
+from nasbench_txf.tables.info import timed_on
+from nasbench_txf.tables.machine import describe
+from nasbench_txf.tables.retime import retime
+from nasbench_txf.tables.table import ROWS, Table
 
 HERE = describe(torch.device("cpu"), 1)
 FLEXIBERT = space("flexibert")

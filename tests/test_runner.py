@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from nasbench_txf.cell import CellSpec
-from nasbench_txf.errors import IncompatibleError, StoreError, UserError
-from nasbench_txf.runner import run_cell, run_cells
-from nasbench_txf.store import Store
-from nasbench_txf.trials import Budget
+from nasbench_txf.core.errors import IncompatibleError, StoreError, UserError
+from nasbench_txf.run.cell import CellSpec
+from nasbench_txf.run.runner import run_cell, run_cells
+from nasbench_txf.run.store import Store
+from nasbench_txf.run.trials import Budget
 
 
 def spec(seed: int = 0, **bench: str) -> CellSpec:

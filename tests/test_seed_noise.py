@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 from nbt_testing import space
 
-from nasbench_txf.bench_build import BuildRequest, build
 from nasbench_txf.benchmarks.surrogate import SurrogateBenchmark
-from nasbench_txf.encodings.onehot import OneHot
-from nasbench_txf.errors import DataError
-from nasbench_txf.seed_noise import (
+from nasbench_txf.core.decisions import DecisionOneHot
+from nasbench_txf.core.errors import DataError
+from nasbench_txf.surrogate.noise import (
     BadRunNoise,
     ConstantNoise,
     SeedDeviations,
@@ -22,7 +21,8 @@ from nasbench_txf.seed_noise import (
     signal_level,
     typical_noise_level,
 )
-from nasbench_txf.surrogate import Surrogate, noise_file
+from nasbench_txf.surrogate.surrogate import Surrogate, noise_file
+from nasbench_txf.tables.build import BuildRequest, build
 
 TOY = space("toy-grid")
 
@@ -119,7 +119,7 @@ def test_a_bad_run_of_a_metric_to_minimise_is_high() -> None:
     fitted = BadRunNoise.fit(deviations, maximize=False)
     assert fitted.rate == pytest.approx(0.1, abs=0.07) and fitted.drop == pytest.approx(1.0, rel=0.6)
     arch = next(iter(TOY.enumerate()))
-    draws = np.array([fitted.draw(arch, OneHot(TOY), np.random.default_rng(seed)) for seed in range(2_000)])
+    draws = np.array([fitted.draw(arch, DecisionOneHot(TOY), np.random.default_rng(seed)) for seed in range(2_000)])
     assert draws.min() > -(fitted.rate * fitted.drop + 5 * fitted.level) and draws.max() > 1.0
     wrong_way_up = SeedDeviations.of(np.zeros((60, 1)), runs, maximize=True)
     assert (BadRunNoise.fit(wrong_way_up).log_likelihoods(wrong_way_up).sum()

@@ -6,11 +6,11 @@ import itertools
 import sqlite3
 from pathlib import Path
 
-from nasbench_txf.cell import CellSpec
-from nasbench_txf.runner import run_cell
-from nasbench_txf.simulation import Simulation, WorkerClock
-from nasbench_txf.store import Store, TrialRow
-from nasbench_txf.trials import Budget
+from nasbench_txf.run.cell import CellSpec
+from nasbench_txf.run.runner import run_cell
+from nasbench_txf.run.simulation import Simulation, WorkerClock
+from nasbench_txf.run.store import Store, TrialRow
+from nasbench_txf.run.trials import Budget
 
 
 def test_clock_orders_events_by_end_time() -> None:
@@ -84,6 +84,7 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     conn.execute("ALTER TABLE trials DROP COLUMN sim_start")
     conn.execute("ALTER TABLE trials DROP COLUMN sim_end")
     conn.execute("ALTER TABLE cells DROP COLUMN benchmark_version")
+    conn.execute("ALTER TABLE trials DROP COLUMN reported_seconds")
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.commit()
     conn.close()
@@ -92,5 +93,5 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     resumed = run_cell(spec(1), path, Budget(queries=5), resume=True)
     assert resumed.trials == 5 and rows_of(path, summary.cell_id)[4].sim_end is not None
     with Store.open(path) as store:
-        assert store.meta("schema_version") == "3"
+        assert store.meta("schema_version") == "4"
         assert store.cells()[0].benchmark_version is None  # unknown for cells started before

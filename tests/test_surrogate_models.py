@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nasbench_txf.surrogate_models import CANDIDATES, LinearModel, TreeModel, fit_candidate, load_model
+from nasbench_txf.surrogate.models import CANDIDATES, LinearModel, TreeModel, fit_candidate, load_model
 
 
 def additive_data(n: int, bad_share: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

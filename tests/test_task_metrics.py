@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nasbench_txf.task_metrics import task_scores
+from nasbench_txf.training.metrics import task_scores
 
 LABELS = np.array([1, 0, 1, 1, 0])
 PREDICTIONS = np.array([1, 0, 0, 1, 1])  # TP=2, TN=1, FP=1, FN=1

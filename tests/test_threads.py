@@ -10,10 +10,10 @@ import torch
 from nbt_testing import space
 from threadpoolctl import threadpool_info
 
-import nasbench_txf.surrogate as surrogate_module
-from nasbench_txf.surrogate import Surrogate
-from nasbench_txf.tabular import Table
-from nasbench_txf.threads import one_thread
+import nasbench_txf.surrogate.surrogate as surrogate_module
+from nasbench_txf.core.threads import one_thread
+from nasbench_txf.surrogate.surrogate import Surrogate
+from nasbench_txf.tables.table import Table
 
 
 def pool_sizes() -> list[int]:
@@ -29,7 +29,7 @@ def test_every_pool_runs_one_thread_inside_and_as_before_after() -> None:
 
 
 def test_one_thread_does_not_load_torch() -> None:
-    code = ("import sys\nfrom nasbench_txf.threads import one_thread\n"
+    code = ("import sys\nfrom nasbench_txf.core.threads import one_thread\n"
             "with one_thread(): pass\nprint('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

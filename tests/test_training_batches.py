@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nasbench_txf.training import chunks, length_grouped
+from nasbench_txf.training.loop import chunks, length_grouped
 
 
 def padded_tokens(lengths: np.ndarray, groups: list[np.ndarray]) -> int:

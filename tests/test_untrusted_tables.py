@@ -32,17 +32,17 @@ from nbt_testing import space
 
 from nasbench_txf.benchmarks import surrogate as surrogate_benchmark
 from nasbench_txf.benchmarks.tabular import Tabular
-from nasbench_txf.builtin_tables import builtin_folders
 from nasbench_txf.cli import main
 from nasbench_txf.cli.bench_cmd import find_table
 from nasbench_txf.cli.space_cmd import sample_cards
-from nasbench_txf.errors import DataError, UserError
-from nasbench_txf.result import Metric
-from nasbench_txf.surrogate import FORMAT_VERSION, META_FILE, Surrogate
-from nasbench_txf.surrogate_models import checksum
-from nasbench_txf.table_import import CARD_ENTRY, MAX_CARD_CHARS, import_table
-from nasbench_txf.table_info import describe, surrogate_summary
-from nasbench_txf.tabular import METADATA, ROWS, Table
+from nasbench_txf.core.errors import DataError, UserError
+from nasbench_txf.core.result import Metric
+from nasbench_txf.surrogate.models import checksum
+from nasbench_txf.surrogate.surrogate import FORMAT_VERSION, META_FILE, Surrogate
+from nasbench_txf.tables.builtin import builtin_folders
+from nasbench_txf.tables.importing import CARD_ENTRY, MAX_CARD_CHARS, import_table
+from nasbench_txf.tables.info import describe, surrogate_summary
+from nasbench_txf.tables.table import METADATA, ROWS, Table
 
 TOY = space("toy-grid")
 #: the toy table's metrics, for imports into a toy-grid table
@@ -168,7 +168,7 @@ def test_a_metric_name_that_is_no_plain_name_is_refused_where_the_metadata_is_re
 
 def test_run_and_info_on_a_table_whose_metric_name_is_a_path_write_nothing(cli, table: Path,  # type: ignore[no-untyped-def]
                                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    """The name once became ``<cache>/surrogates/<id>/../../../../x/PWNED.lgb.txt``."""
+    """A metric name must not become a path such as ``<cache>/surrogates/<id>/../../../../x/PWNED.lgb.txt``."""
     edit_json(table / METADATA, lambda meta: set_path(meta, ("metrics", 1, "name"), "../../../../x/PWNED"))
     root, cache = table.parent, table.parent / "a" / "b" / "cache"
     with untouched(root):
@@ -242,7 +242,7 @@ def test_a_model_file_that_is_a_named_pipe_is_refused_not_read(with_surrogate: P
 
 
 def test_a_damaged_model_file_is_a_message_not_an_abort(cli, with_surrogate: Path) -> None:  # type: ignore[no-untyped-def]
-    """LightGBM read a model cut short past its end and aborted the process (exit 134)."""
+    """LightGBM reads a model cut short past its end and aborts the process (exit 134): it is refused first."""
     trees = with_surrogate / "surrogate" / "cost_seconds.lgb.txt"
     trees.write_bytes(trees.read_bytes()[: trees.stat().st_size // 2])
     with untouched(with_surrogate.parent):
@@ -293,7 +293,7 @@ def test_the_shipped_surrogate_has_the_checksum_of_every_tree_file() -> None:
 
 
 def test_a_long_card_is_refused_at_once_and_quoted_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """An 80 KB card that is not JSON took 57 s in the card pattern, and the message held all of it."""
+    """An 80 KB card that is not JSON is refused at once, and the message quotes only an excerpt of it."""
     with (tmp_path / "rows.csv").open("w", newline="") as handle:
         csv.writer(handle).writerows([["card", "score"], ["a" * 80_000, "1.0"]])
     (tmp_path / "huge.jsonl").write_text(json.dumps({"card": "a" * 12_000_000, "score": 1.0}) + "\n")
@@ -313,7 +313,7 @@ def test_a_long_card_is_refused_at_once_and_quoted_short(tmp_path: Path, capsys:
 @pytest.mark.parametrize("unit", ["a", "a:[,", "a:[ ,", "ab: [x, ", " :", "[a:", "a: b "])
 def test_the_card_pattern_takes_time_linear_in_the_card(unit: str) -> None:
     """Unbounded text through the pattern (the import bounds it besides): 400 KB in well under
-    a second, where the first pattern took minutes."""
+    a second, where a backtracking pattern would take minutes."""
     text = unit * (400_000 // len(unit))
     start = time.perf_counter()
     CARD_ENTRY.findall(text)
@@ -321,7 +321,7 @@ def test_the_card_pattern_takes_time_linear_in_the_card(unit: str) -> None:
 
 
 def test_the_papers_notation_still_reads() -> None:
-    from nasbench_txf.table_import import _card
+    from nasbench_txf.tables.importing import _card
 
     card = _card({"card": "{l: 4, h: [256, 128], s: [SDP, 'FFT'], x: sdp}"}, [])
     assert card == {"l": 4, "h": [256, 128], "s": ["SDP", "FFT"], "x": "sdp"}
@@ -338,7 +338,7 @@ def toy_record(ops: list[str], seed: Any, score: float = 1.0) -> str:
 
 def test_import_skips_a_repeated_card_and_seed_and_a_seed_that_is_no_count(tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    """30 copies of one row were imported as an arch with "30 seeds"."""
+    """Copies of one row are one measurement, not an arch with as many seeds."""
     lines = [toy_record(["a", "b"], 0), toy_record(["a", "b"], 0, 2.0), toy_record(["a", "b"], -1),
              toy_record(["a", "b"], 1.5), toy_record(["a", "b"], "2"), toy_record(["b", "b"], 0)]
     (tmp_path / "rows.jsonl").write_text("".join(lines))
@@ -365,7 +365,7 @@ def test_outputs_that_are_not_what_a_command_writes_are_refused(table: Path,
     (root / "folder").mkdir()
     (root / "folder" / "rows.jsonl").write_text("someone else's\n")
     imports = {"notes.txt": "exists and is not a folder", "folder": "holds files but no table"}
-    exports = {"folder": "--out", "missing/x.csv": "cannot write it (No such file or directory)"}
+    exports = {"folder": "--out", "notes.txt/x.csv": "cannot write it"}
     with untouched(root):
         for out, message in imports.items():
             assert message in refusal(capsys, "bench", "import", str(root / "rows.jsonl"), "--space", "toy-grid",
@@ -405,7 +405,7 @@ def test_json_nested_100000_deep_is_one_line(with_surrogate: Path, where: str,
 
 
 def test_space_sample_draws_as_it_prints_and_checks_before_drawing(capsys: pytest.CaptureFixture[str]) -> None:
-    """``--n 100000000`` built a list until memory ran out (105 s)."""
+    """``--n 100000000`` draws cards as they are printed, never a list of them all."""
     first = list(itertools.islice(sample_cards(TOY, 100_000_000, 0), 3))
     assert first == list(sample_cards(TOY, 3, 0))
     assert "--n must be at least 1" in refusal(capsys, "space", "sample", "toy-grid", "--n", "0")

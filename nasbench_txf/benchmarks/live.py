@@ -5,15 +5,15 @@ Hugging Face ``nyu-mll/glue``. Everything that can be wrong with the data (missi
 columns, malformed rows, unknown labels) is found when the benchmark is created, before a
 run stores anything. The tokenizer is trained lazily at the first evaluation and cached.
 
-An evaluation trains with :mod:`nasbench_txf.training`, scores the task's GLUE metrics on
+An evaluation trains with :mod:`nasbench_txf.training.loop`, scores the task's GLUE metrics on
 the dev split (plus a held-out part of the training file, ``holdout_size``, which cuts the
 noise of small dev sets), and measures parameters, FLOPs and inference latency. It also
 records the loss of predicting the training label frequencies on the scored rows
 (``info["chance_loss"]``), so that a table can tell a training that learned nothing from a
-bad arch. A run
-directory (given by the runner) keeps one safetensors checkpoint per (arch, seed, recipe):
-a resumed run reuses a finished evaluation instead of training again, and ``transfer=true``
-starts a new arch from the trained neighbour with the largest overlap (seed 000 §3.3.3).
+bad arch. A run directory (given by the runner) keeps one safetensors checkpoint per
+(arch, seed, recipe): a resumed run reuses a finished evaluation instead of training again,
+and ``transfer=true`` starts a new arch from the trained neighbour with the largest overlap
+[FLEXIBERT23 §3.3.3].
 """
 
 from __future__ import annotations
@@ -32,92 +32,48 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from nasbench_txf.arch import Arch, canonical_json
-from nasbench_txf.benchmark import Benchmark
-from nasbench_txf.errors import DataError, OptionError
-from nasbench_txf.machine import describe
-from nasbench_txf.options import option, options_dict
-from nasbench_txf.result import Metric, Result
-from nasbench_txf.space import BuildsModels, Space, TransfersWeights
-from nasbench_txf.task_metrics import task_scores
-from nasbench_txf.tasks import (
-    Examples,
-    TaskSpec,
-    custom_task,
-    discover_labels,
-    glue_task,
-    hf_examples,
-    read_examples,
-    task_folder,
-)
-from nasbench_txf.threads import torch_threads
-from nasbench_txf.tokenizer import pretrained_tokenizer, trained_tokenizer
-from nasbench_txf.training import (
+from nasbench_txf.core.arch import Arch, canonical_json
+from nasbench_txf.core.benchmark import Benchmark
+from nasbench_txf.core.files import atomic_path
+from nasbench_txf.core.options import option, options_dict
+from nasbench_txf.core.result import Metric, Result
+from nasbench_txf.core.space import BuildsModels, Space, TransfersWeights
+from nasbench_txf.core.threads import torch_threads
+from nasbench_txf.tables.machine import describe
+from nasbench_txf.training.context import TaskOptions, Tokenized, TrainingContext, training_device
+from nasbench_txf.training.loop import (
     Diverged,
-    Encoded,
-    Recipe,
     chance_loss,
     latency_ms,
-    resolve_device,
     train,
     uses_bf16,
+)
+from nasbench_txf.training.metrics import task_scores
+from nasbench_txf.training.tasks import (
+    glue_task,
 )
 
 CHECKPOINT_FORMAT = "nasbench-txf checkpoint 1"
 
 
 @dataclass(frozen=True)
-class LiveOptions(Recipe):
-    """The training recipe plus where the data come from and how they are split."""
+class LiveOptions(TaskOptions):
+    """The training context's options plus how the live benchmark measures and transfers."""
 
-    data_dir: str = option("", "GLUE TSV folder (DIR/SST-2/train.tsv) or one task's folder; "
-                               "empty = Hugging Face nyu-mll/glue (needs the network)")
-    text_columns: str = option("", "a task that is not GLUE: its text column(s), A[,B]")
-    label_column: str = option("label", "a task that is not GLUE: its label column")
-    regression: bool = option(False, "a task that is not GLUE: labels are numbers")
-    train_size: int = option(0, "training rows used (a fixed random subset); 0 = all")
-    holdout_size: int = option(0, "training rows held out and scored with dev")
-    data_seed: int = option(0, "seed of the fixed training subset and holdout")
-    vocab_size: int = option(8000, "WordPiece vocabulary trained on the training text")
-    vocab: str = option("", "local pretrained model folder whose vocabulary to use")
     latency_batch: int = option(1, "sequences per forward pass when measuring latency")
     transfer: bool = option(False, "start from the trained neighbour with most overlap")
     tau: float = option(0.8, "minimum overlap fraction for a transfer (§4.1)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.train_size < 0 or self.holdout_size < 0 or self.vocab_size < 100 or self.latency_batch < 1:
-            raise ValueError("train_size and holdout_size must be >= 0, vocab_size >= 100, latency_batch >= 1")
+        if self.latency_batch < 1:
+            raise ValueError("latency_batch must be >= 1")
         if not 0 < self.tau <= 1:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
 
 
-def _device(options: Recipe) -> torch.device:
-    try:
-        return resolve_device(options)
-    except ValueError as exc:  # device=cuda on a machine without one
-        raise OptionError(f"benchmark live: {exc}") from None
-
-
-@dataclass(frozen=True)
-class TaskData:
-    """The training rows and the evaluation splits (dev first: it selects the epoch)."""
-
-    train: Examples
-    evaluations: dict[str, Examples]
-
-
-@dataclass(frozen=True)
-class Tokenized:
-    train: Encoded
-    evaluations: dict[str, Encoded]
-    vocab_size: int
-    pad: int
-    tokenizer_path: str
-
-
 class Live(Benchmark):
-    """Trains each card on a GLUE-format task (seed 000 App. B.5 recipe by default)."""
+    """Trains each card on a GLUE-format task (the recipe of [FLEXIBERT23 App. B.5] by default)."""
 
     name = "live"
     Options = LiveOptions
@@ -126,7 +82,8 @@ class Live(Benchmark):
 
     def __init__(self, space: Space, *, task: str | None = None, options: Any = None) -> None:
         super().__init__(space, task=task, options=options)
-        self.spec, self.data = self._load(self.task or self.default_task)
+        self.context = TrainingContext(self.task or self.default_task, self.options)
+        self.spec, self.data = self.context.spec, self.context.data
         self.checkpoints: Path | None = None
 
     @classmethod
@@ -173,7 +130,7 @@ class Live(Benchmark):
         if not isinstance(space, BuildsModels) or (shape := cls._model_shape(task, o)) is None:
             return {}
         vocab_size, labels = shape
-        device = _device(o)
+        device = training_device(o)
 
         def latency(arch: Arch) -> float:
             with torch_threads(o.threads):
@@ -194,64 +151,17 @@ class Live(Benchmark):
         )
 
     def conditions(self) -> dict[str, str]:
-        device = _device(self.options)
+        device = training_device(self.options)
         return {"device": device.type, "precision": "bf16" if uses_bf16(self.options, device) else "fp32",
                 "timed_on": describe(device, self.options.threads or torch.get_num_threads())}
 
-    # -- data ----------------------------------------------------------------------------------
-    def _load(self, task: str) -> tuple[TaskSpec, TaskData]:
-        o = self.options
-        data_dir = Path(o.data_dir).expanduser() if o.data_dir else None
-        if o.text_columns:
-            if data_dir is None:
-                raise OptionError(f"task {task}: a task that is not GLUE needs --benchmark-opt data_dir=DIR")
-            folder = task_folder(data_dir, custom_task(task, o.text_columns, o.label_column, None))
-            labels = None if o.regression else discover_labels(folder / "train.tsv", o.label_column)
-            spec = custom_task(task, o.text_columns, o.label_column, labels)
-        else:
-            spec = glue_task(task)
-        if data_dir is None:
-            train, dev = hf_examples(spec, "train"), hf_examples(spec, "dev")
-        else:
-            folder = task_folder(data_dir, spec)
-            train, dev = read_examples(folder / "train.tsv", spec), read_examples(folder / "dev.tsv", spec)
-        if o.train_size + o.holdout_size > len(train):
-            raise DataError(f"train_size {o.train_size} + holdout_size {o.holdout_size} exceed the "
-                            f"{len(train):,} training rows of {task}")
-        order = np.random.default_rng(o.data_seed).permutation(len(train))
-        holdout, rest = order[:o.holdout_size], order[o.holdout_size:]
-        rows = np.sort(rest[:o.train_size] if o.train_size else rest)
-        evaluations = {"dev": dev}
-        if o.holdout_size:
-            evaluations["holdout"] = train.subset(np.sort(holdout))
-        return spec, TaskData(train.subset(rows), evaluations)
-
-    @cached_property
+    @property
     def tokenized(self) -> Tokenized:
-        o = self.options
-        if o.vocab:
-            tokenizer, path = pretrained_tokenizer(o.vocab), Path(o.vocab)
-        else:
-            tokenizer, path = trained_tokenizer(self.data.train.texts, o.vocab_size)
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(o.max_len)
-
-        def encode(examples: Examples) -> Encoded:
-            encodings = tokenizer.encode_batch([row if len(row) > 1 else row[0] for row in examples.texts])
-            return Encoded(tuple(tuple(e.ids) for e in encodings), tuple(tuple(e.type_ids) for e in encodings),
-                           examples.labels)
-
-        pad = tokenizer.token_to_id("[PAD]")
-        return Tokenized(encode(self.data.train), {k: encode(v) for k, v in self.data.evaluations.items()},
-                         tokenizer.get_vocab_size(), 0 if pad is None else pad, str(path))
+        return self.context.tokenized
 
     # -- checkpoints ----------------------------------------------------------------------------
     def resources(self) -> dict[str, float]:
-        """Training takes ``threads`` CPUs (1 when torch picks) and a GPU unless ``device=cpu``
-        (with ``device=auto`` a GPU when the cluster has one is not guaranteed: ask for
-        ``device=cuda`` to be placed on one)."""
-        return {"num_cpus": float(max(self.options.threads, 1)),
-                "num_gpus": 1.0 if self.options.device == "cuda" else 0.0}
+        return self.context.resources()
 
     def attach_run_dir(self, run_dir: Path) -> None:
         self.checkpoints = run_dir / "checkpoints"
@@ -283,9 +193,8 @@ class Live(Benchmark):
                 "result": {"metrics": dict(result.metrics), "cost_seconds": result.cost_seconds,
                            "info": dict(result.info)}}
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        partial = path.with_suffix(".partial")
-        save_file(tensors, str(partial), metadata={"nasbench_txf": json.dumps(meta)})
-        partial.replace(path)
+        with atomic_path(path) as partial:  # two workers writing one checkpoint never clash
+            save_file(tensors, str(partial), metadata={"nasbench_txf": json.dumps(meta)})
 
     def _transfer(self, arch: Arch, model: torch.nn.Module, num_labels: int) -> dict[str, Any]:
         """Seed ``model`` from the trained neighbour with the largest overlap fraction >= tau."""
@@ -338,7 +247,7 @@ class Live(Benchmark):
         scores["loss"] = float(np.average(list(outcome.losses.values()), weights=weights))
         splits = {name: {**task_scores(self.spec.metrics, data.evaluations[name].labels, outcome.predictions[name]),
                          "loss": outcome.losses[name]} for name in data.evaluations}
-        device = resolve_device(o)
+        device = training_device(o)
         metrics = {
             **scores,
             "params": float(sum(p.numel() for p in model.parameters())),

@@ -3,7 +3,7 @@
 The default for ``run``: with no options it uses the built-in FlexiBERT/SST-2 table and the
 surrogate shipped beside it, so a fresh install runs with no data and no network. For
 another table, the surrogate stored in ``<table>/surrogate/`` is used, or fitted once and
-cached (see :mod:`nasbench_txf.surrogate` for the model and its validation).
+cached (see :mod:`nasbench_txf.surrogate.surrogate` for the model and its validation).
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from nasbench_txf.arch import Arch
 from nasbench_txf.benchmarks.tabular import TableBenchmark, table_id
-from nasbench_txf.encoding import cache_root
-from nasbench_txf.errors import DataError
-from nasbench_txf.result import Result
-from nasbench_txf.space import Space
-from nasbench_txf.surrogate import Surrogate
-from nasbench_txf.tabular import Table
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.errors import DataError
+from nasbench_txf.core.files import cache_root
+from nasbench_txf.core.progress import announce
+from nasbench_txf.core.result import Result
+from nasbench_txf.core.space import Space
+from nasbench_txf.surrogate.surrogate import Surrogate
+from nasbench_txf.tables.table import Table
 
 #: archs sampled to estimate the best prediction over a space too large to enumerate
 REFERENCE_SAMPLE = 20_000
@@ -42,6 +43,8 @@ def load_or_fit(table: Table, space: Space) -> Surrogate:
                 continue  # a damaged cache entry: refit
             if (surrogate.meta["table"], surrogate.meta["table_rows"]) == expected:
                 return surrogate
+    announce(f"fitting a surrogate on the table in {table.folder} ({len(table.rows):,} rows); it is cached for "
+             "later runs")
     surrogate = Surrogate.fit(table, space)
     surrogate.save(cache_root() / "surrogates" / digest)
     return surrogate

@@ -1,6 +1,6 @@
 """The tabular benchmark: answers with measured rows of a table, nothing predicted.
 
-Strategies search the table's archs (:class:`~nasbench_txf.table_space.TableSpace`); an
+Strategies search the table's archs (:class:`~nasbench_txf.tables.space.TableSpace`); an
 evaluation returns the row of that arch at the evaluation seed, or at a measured seed the
 evaluation seed picks, so repeated runs see the measured seed-to-seed noise.
 """
@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.benchmark import Benchmark
-from nasbench_txf.builtin_tables import resolve_table
-from nasbench_txf.errors import IncompatibleError, OptionError
-from nasbench_txf.options import option
-from nasbench_txf.result import Metric, Result
-from nasbench_txf.space import Space
-from nasbench_txf.table_space import TableSpace
-from nasbench_txf.tabular import Table, lookup
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.benchmark import Benchmark
+from nasbench_txf.core.errors import IncompatibleError, OptionError
+from nasbench_txf.core.options import option
+from nasbench_txf.core.result import Metric, Result
+from nasbench_txf.core.space import Space
+from nasbench_txf.tables.builtin import resolve_table
+from nasbench_txf.tables.space import TableSpace
+from nasbench_txf.tables.table import Table, lookup
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,16 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from nasbench_txf import __version__
-from nasbench_txf.cli import bench_cmd, encode_cmd, leaderboard_cmd, list_cmd, run_cmd, space_cmd, sweep_cmd
-from nasbench_txf.errors import UserError
+from nasbench_txf.cli import (
+    bench_cmd,
+    encode_cmd,
+    leaderboard_cmd,
+    list_cmd,
+    run_cmd,
+    space_cmd,
+    sweep_cmd,
+)
+from nasbench_txf.core.errors import UserError
 
 COMMANDS = (list_cmd, run_cmd, sweep_cmd, leaderboard_cmd, space_cmd, encode_cmd, bench_cmd)
 

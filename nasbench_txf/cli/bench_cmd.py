@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from nasbench_txf.builtin_tables import builtin_folders
 from nasbench_txf.cli.common import add_plugin_options, emit, plugin_options
-from nasbench_txf.errors import DataError, UserError
-from nasbench_txf.registry import get_space
-from nasbench_txf.result import Metric
-from nasbench_txf.space import Space
-from nasbench_txf.tabular import METADATA, Row, Table, contained, write_atomic
+from nasbench_txf.core.errors import DataError, UserError
+from nasbench_txf.core.registry import get_space
+from nasbench_txf.core.result import Metric
+from nasbench_txf.core.space import Space
+from nasbench_txf.tables.builtin import builtin_folders
+from nasbench_txf.tables.table import METADATA, Row, Table, contained, write_atomic
 
 
 def register(sub: Any) -> None:
@@ -61,7 +61,7 @@ def register(sub: Any) -> None:
 
 def describe(table: Table) -> dict[str, Any]:
     """The table's summary (imported on use: it reads the surrogate's fidelity, through LightGBM)."""
-    from nasbench_txf.table_info import describe as table_summary
+    from nasbench_txf.tables.info import describe as table_summary
 
     return table_summary(table)
 
@@ -139,14 +139,14 @@ def handle(args: argparse.Namespace) -> int:
         export(find_table(args.table), args.out)
         return 0
     if args.action == "build":
-        from nasbench_txf.bench_build import BuildRequest, build
+        from nasbench_txf.tables.build import BuildRequest, build
 
         request = BuildRequest(args.space, plugin_options(args, "space"), args.benchmark, args.task,
                                plugin_options(args, "benchmark"), n=args.n, seeds=args.seeds,
                                repeated=args.repeated, sample_seed=args.sample_seed)
         summary = describe(build(request, args.out, workers=args.workers))
     elif args.action == "import":
-        from nasbench_txf.table_import import import_table
+        from nasbench_txf.tables.importing import import_table
 
         space = open_space(args.space, plugin_options(args, "space"))
         unknown = [m for m in args.minimize if m not in args.metric]
@@ -158,14 +158,14 @@ def handle(args: argparse.Namespace) -> int:
             print(f"nasbench-txf: skipped {problem}", file=sys.stderr)
         summary = {**describe(Table.read(args.out)), "imported": report.imported, "skipped": len(report.skipped)}
     elif args.action == "surrogate":
-        from nasbench_txf.surrogate import Surrogate
+        from nasbench_txf.surrogate.surrogate import Surrogate
 
         table = find_table(args.table)
         folder = contained(table.folder, "surrogate", "the surrogate's folder")  # refused before the fit
         Surrogate.fit(table, table_space(table)).save(folder)
         summary = describe(table)
     elif args.action == "retime":
-        from nasbench_txf.retime import retime
+        from nasbench_txf.tables.retime import retime
 
         if args.threads < 1:
             raise UserError(f"--threads must be at least 1, got {args.threads}")

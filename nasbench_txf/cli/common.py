@@ -8,7 +8,7 @@ import shlex
 import sys
 from typing import Any
 
-from nasbench_txf.options import split_pairs
+from nasbench_txf.core.options import split_pairs
 
 __all__ = ["add_plugin_options", "command_line", "emit", "plugin_options", "print_json", "split_pairs"]
 

@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 from nasbench_txf.cli.common import add_plugin_options, emit, plugin_options
-from nasbench_txf.errors import IncompatibleError
-from nasbench_txf.registry import get_encoding, get_space
+from nasbench_txf.core.errors import IncompatibleError
+from nasbench_txf.core.registry import get_encoding, get_space
 
 
 def register(sub: Any) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nasbench_txf.cli.common import command_line, print_json
-from nasbench_txf.errors import UserError
+from nasbench_txf.core.errors import UserError
 
 
 def register(sub: Any) -> None:
@@ -27,12 +27,12 @@ def register(sub: Any) -> None:
     publish.add_argument("--family", default="boshnas",
                          help="strategy family of the ablation section (default boshnas)")
     publish.set_defaults(handler=handle_publish)
-    grid = _common(actions.add_parser("grid", help="the strategy × encoding grid (seed 000 Fig. 3)"))
+    grid = _common(actions.add_parser("grid", help="the strategy × encoding grid [FLEXIBERT23 Fig. 3]"))
     grid.add_argument("--measure", choices=("score", "regret"), default="score",
                       help="best score (default) or regret at the end")
     grid.add_argument("--out", type=Path, help="also write the grid as Markdown and a bar plot into this folder")
     grid.set_defaults(handler=handle_grid)
-    ablation = _common(actions.add_parser("ablation", help="a strategy and its ablations (seed 000 Fig. 4(b))"))
+    ablation = _common(actions.add_parser("ablation", help="a strategy and its ablations [FLEXIBERT23 Fig. 4(b)]"))
     ablation.add_argument("--family", default="boshnas",
                           help="the strategy whose NAME-… ablations to compare (default boshnas)")
     ablation.add_argument("--out", type=Path, help="also write the table and the best-score plot into this folder")

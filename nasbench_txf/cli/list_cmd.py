@@ -6,9 +6,9 @@ import argparse
 from typing import Any
 
 from nasbench_txf.cli.common import print_json
-from nasbench_txf.errors import UnknownNameError
-from nasbench_txf.options import options_help
-from nasbench_txf.registry import KINDS, SINGULAR, Kind, registry
+from nasbench_txf.core.errors import UnknownNameError
+from nasbench_txf.core.options import options_help
+from nasbench_txf.core.registry import KINDS, SINGULAR, Kind, registry
 
 
 def register(sub: Any) -> None:

@@ -8,12 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from nasbench_txf.arch import canonical_json
-from nasbench_txf.cell import MAX_SEED, CellSpec
 from nasbench_txf.cli.common import add_plugin_options, command_line, plugin_options, print_json
-from nasbench_txf.errors import UserError
-from nasbench_txf.runner import CellSummary, run_cells
-from nasbench_txf.trials import Budget
+from nasbench_txf.core.arch import canonical_json
+from nasbench_txf.core.errors import UserError
+from nasbench_txf.run.cell import MAX_SEED, CellSpec
+from nasbench_txf.run.runner import CellSummary, run_cells
+from nasbench_txf.run.trials import Budget
 
 DEFAULT_BENCHMARK = "surrogate"
 

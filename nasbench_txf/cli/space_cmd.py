@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from nasbench_txf.cli.common import print_json, split_pairs
-from nasbench_txf.errors import UserError
-from nasbench_txf.graphs import graph_hash
-from nasbench_txf.registry import get_space
-from nasbench_txf.space import BuildsModels, Space
+from nasbench_txf.core.errors import UserError
+from nasbench_txf.core.registry import get_space
+from nasbench_txf.core.space import BuildsModels, Space
+from nasbench_txf.graphs.hashing import graph_hash
 
 GRAPH_SAMPLE = 500
 
@@ -69,7 +69,7 @@ def info(space: Space) -> dict[str, Any]:
 
 def sample_cards(space: Space, n: int, seed: int) -> Iterator[dict[str, Any]]:
     """``n`` random cards of ``space``, drawn one at a time as they are asked for: any ``n``
-    runs in constant memory (a list of 10⁸ cards ran out of memory after 105 s)."""
+    runs in constant memory, where a list of them would grow with ``n``."""
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
     if seed < 0:

@@ -14,12 +14,12 @@ import numpy as np
 
 from nasbench_txf.cli.common import add_plugin_options, command_line, plugin_options, print_json
 from nasbench_txf.cli.run_cmd import DEFAULT_BENCHMARK
-from nasbench_txf.errors import UserError
-from nasbench_txf.executors import Executor, LocalPool, Sequential
-from nasbench_txf.runner import CellSummary, run_cells
-from nasbench_txf.simulation import Simulation
-from nasbench_txf.sweep import SweepRequest, claim_store, plan
-from nasbench_txf.trials import Budget
+from nasbench_txf.core.errors import UserError
+from nasbench_txf.run.executors import Executor, LocalPool, Sequential
+from nasbench_txf.run.runner import CellSummary, run_cells
+from nasbench_txf.run.simulation import Simulation
+from nasbench_txf.run.sweep import SweepRequest, claim_store, plan
+from nasbench_txf.run.trials import Budget
 
 
 def register(sub: Any) -> None:
@@ -70,7 +70,7 @@ def handle(args: argparse.Namespace) -> int:
     claim_store(args.store, grid.key, command_line())
     started = time.perf_counter()
     if args.executor == "ray":
-        from nasbench_txf.executors import RayTasks
+        from nasbench_txf.run.executors import RayTasks
 
         RayTasks.connect(args.ray_address, num_cpus=args.workers)
         executor: Executor = RayTasks()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
-from nasbench_txf.arch import Arch
+from nasbench_txf.core.arch import Arch
 from nasbench_txf.spaces.flexibert import transfer
 from nasbench_txf.spaces.flexibert.elements import Layer
 from nasbench_txf.spaces.flexibert.graph import block_flops
@@ -125,7 +125,7 @@ class BuildsFlexiBERTModels:
         return block_flops(label)
 
     def overlap_fraction(self, query: Arch, neighbour: Arch) -> float:
-        """Biased overlap / query layers (seed 000 §3.3.3): the share of layers a neighbour hands over."""
+        """Biased overlap / query layers [FLEXIBERT23 §3.3.3]: the share of layers a neighbour hands over."""
         mine = self.layers(query)
         return transfer.biased_overlap(mine, self.layers(neighbour)) / len(mine)
 

@@ -1,4 +1,4 @@
-"""Design elements of FlexiBERT (seed 000 Table 2) and one encoder layer's configuration."""
+"""Design elements of FlexiBERT [FLEXIBERT23 Table 2] and one encoder layer's configuration."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Block-level computational graph of a FlexiBERT card (seed 000 §3.2.1, Fig. 2, App. B.1)."""
+"""Block-level computational graph of a FlexiBERT card [FLEXIBERT23 §3.2.1, Fig. 2, App. B.1]."""
 
 from __future__ import annotations
 

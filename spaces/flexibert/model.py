@@ -1,4 +1,4 @@
-"""Torch model for any FlexiBERT card (seed 000 §3.1, Eqs. 1-3; App. A.1).
+"""Torch model for any FlexiBERT card [FLEXIBERT23 §3.1, Eqs. 1-3; App. A.1].
 
 Each encoder layer: a token-mixing operation with ``n`` heads, add&norm, then a stack of
 feed-forward blocks (MobileBERT-style), each with its own add&norm. Positions are relative
@@ -107,7 +107,7 @@ class LinearTransform(nn.Module):
     Both transforms are orthonormal (the DFT uses ``norm="ortho"``), so the mixed signal has
     the scale of its input. FNet's unnormalised DFT is sqrt(length x hidden) times larger,
     which swamps the residual and, under gradient clipping, starves every other layer of
-    gradient: trained from scratch with dynamic padding it stayed at chance on SST-2.
+    gradient, so that a model trained from scratch can stay at chance.
     """
 
     def __init__(self, hidden: int, heads: int, transform: str, max_len: int) -> None:

@@ -1,4 +1,5 @@
-"""Named FlexiBERT cards: the twelve initial models of seed 000 §4.2 and the models of App. B.6.
+"""Named FlexiBERT cards: the twelve initial models of [FLEXIBERT23 §4.2] and the models of
+[FLEXIBERT23 App. B.6].
 
 BERT-Tiny/Mini, -2/256 and -4/128 follow Turc et al. (2019); FNet variants use LT with DFT and
 ConvBERT variants DSC with kernel 9 (§4.2: "p = DFT for FNets and p = 9 for ConvBERTs");
@@ -26,7 +27,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     for family, (op, param) in _FAMILIES.items()
     for size, (layers, hidden) in _SIZES.items()
 }
-#: the twelve models that start BOSHNAS on flexibert (seed 000 §4.2)
+#: the twelve models that start BOSHNAS on flexibert [FLEXIBERT23 §4.2]
 INITIAL_MODELS = tuple(PRESETS)
 
 PRESETS |= {

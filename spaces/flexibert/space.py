@@ -1,6 +1,6 @@
 """The ``flexibert`` space: cards ``{l, o, h, n, f, p}`` at three levels of hierarchy.
 
-Seed 000 §3.2.2: level 1 ties each stack of two layers to one configuration (s=2), level 2
+[FLEXIBERT23 §3.2.2]: level 1 ties each stack of two layers to one configuration (s=2), level 2
 frees every layer (s=1), level 3 also lets the layers of a feed-forward stack differ (s=1*).
 Counts follow from Table 2: 96 layer configurations at levels 1-2 (6 operation/parameter
 pairs x 2 head counts x 2 hidden sizes x 4 feed-forward stacks), 240 at level 3 (10 stacks),
@@ -19,9 +19,9 @@ from typing import Any, Literal
 import networkx as nx
 import numpy as np
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.errors import InvalidCardError
-from nasbench_txf.space import Decision, Space
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.errors import InvalidCardError
+from nasbench_txf.core.space import Decision, Space
 from nasbench_txf.spaces.flexibert.build import BuildsFlexiBERTModels
 from nasbench_txf.spaces.flexibert.choices import LayerChoices
 from nasbench_txf.spaces.flexibert.elements import LAYERS, OPERATIONS, Layer, card_of, layers_of
@@ -41,7 +41,7 @@ class FlexiBERTOptions:
 
 
 class FlexiBERT(BuildsFlexiBERTModels, Space):
-    """FlexiBERT: heterogeneous, flexible transformer encoders (Tuli et al., seed 000 Table 2)."""
+    """FlexiBERT: heterogeneous, flexible transformer encoders [FLEXIBERT23 Table 2]."""
 
     name = "flexibert"
     Options = FlexiBERTOptions

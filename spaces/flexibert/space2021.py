@@ -1,4 +1,4 @@
-"""The ``flexibert-2021`` space of seed 001 (Table 1), in that paper's card format.
+"""The ``flexibert-2021`` space [FLEXIBERT21 Table 1], in that paper's card format.
 
 Cards are ``{l, a, h, f, s}`` (layers; per layer attention heads, hidden size, feed-forward
 size, similarity SDP/WMA). Every layer is self-attention, so the space is the SA corner of
@@ -22,9 +22,9 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.errors import InvalidCardError
-from nasbench_txf.space import Decision, Space
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.errors import InvalidCardError
+from nasbench_txf.core.space import Decision, Space
 from nasbench_txf.spaces.flexibert.build import BuildsFlexiBERTModels
 from nasbench_txf.spaces.flexibert.elements import LAYERS, Layer
 from nasbench_txf.spaces.flexibert.graph import block_graph
@@ -43,12 +43,12 @@ class Space2021Options:
     monotone: bool = field(
         default=False,
         metadata={"help": "only cards whose heads, hidden, feed-forward sizes and similarity never "
-                          "decrease with depth (the 2,037 graphs seed 001 enumerates)"},
+                          "decrease with depth (the 2,037 graphs [FLEXIBERT21] enumerates)"},
     )
 
 
 class FlexiBERT2021(BuildsFlexiBERTModels, Space):
-    """FlexiBERT 2021 space (seed 001 Table 1): cards {l, a, h, f, s}, all self-attention."""
+    """FlexiBERT 2021 space [FLEXIBERT21 Table 1]: cards {l, a, h, f, s}, all self-attention."""
 
     name = "flexibert-2021"
     Options = Space2021Options

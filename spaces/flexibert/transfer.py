@@ -1,4 +1,4 @@
-"""Weight transfer among neighbouring models (seed 000 §3.3.3, App. B.2).
+"""Weight transfer among neighbouring models [FLEXIBERT23 §3.3.3, App. B.2].
 
 The *biased overlap* of a query with a neighbour counts the encoder layers, from the input
 on, that are identical in both (same operation, parameter, heads, hidden size and
@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nasbench_txf.arch import Arch
+from nasbench_txf.core.arch import Arch
 from nasbench_txf.spaces.flexibert.elements import Layer
 
 if TYPE_CHECKING:

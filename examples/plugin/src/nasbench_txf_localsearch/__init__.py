@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nasbench_txf.arch import Arch
-from nasbench_txf.result import Result
-from nasbench_txf.strategy import Strategy
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.result import Result
+from nasbench_txf.core.strategy import Strategy
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class LocalSearchOptions:
 
 
 class LocalSearch(Strategy):
-    """First-improvement local search with random restarts (White et al. 2020)."""
+    """First-improvement local search with random restarts [LOCALSEARCH20]."""
 
     name = "local-search"
     Options = LocalSearchOptions

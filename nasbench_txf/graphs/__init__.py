@@ -1,0 +1,1 @@
+"""Block graphs: isomorphism-aware hashing, graph edit distance, cached graph features."""

@@ -1,0 +1,136 @@
+"""Sweeps: the grid of (strategy × encoding × seed) cells on one space and benchmark.
+
+A sweep is what leaderboards are made of. Its identity — space, benchmark, task, their
+options, the budget and the simulation — is written into its store, so that one store
+never mixes cells run on different terms; the grid itself may grow (run the same sweep
+again with more strategies or seeds and only the new cells run). Combinations that cannot
+work are skipped with the reason, before anything runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nasbench_txf.core.arch import canonical_json
+from nasbench_txf.core.errors import StoreError, UserError
+from nasbench_txf.core.options import options_dict
+from nasbench_txf.core.registry import get_encoding, get_strategy, open_benchmark, registry
+from nasbench_txf.run.cell import CellSpec, incompatibility
+from nasbench_txf.run.simulation import Simulation
+from nasbench_txf.run.store import Store
+
+#: the store's meta entry holding the sweep's identity
+SWEEP_META = "sweep"
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """A sweep as asked for: names as given (``all`` expands to every loadable plugin)."""
+
+    space: str
+    benchmark: str
+    strategies: str
+    encodings: str
+    seeds: Sequence[int]
+    task: str | None = None
+    space_options: Mapping[str, Any] = field(default_factory=dict)
+    benchmark_options: Mapping[str, Any] = field(default_factory=dict)
+    simulation: Simulation = field(default_factory=Simulation)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A (strategy, encoding) combination left out of the grid, and why."""
+
+    strategy: str
+    encoding: str | None
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return self.strategy + (f" + {self.encoding}" if self.encoding else "")
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    cells: list[CellSpec]
+    skipped: list[Skipped]
+    #: what the store records as this sweep's identity
+    key: dict[str, Any]
+
+
+def expand(names: str, kind: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """``all`` or a comma-separated list → (loadable names, [(name, load error)])."""
+    reg = registry(kind)  # type: ignore[arg-type]
+    if names.strip() == "all":
+        infos = reg.infos()
+        return ([i.name for i in infos if i.cls is not None],
+                [(i.name, str(i.error)) for i in infos if i.cls is None])
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    if not chosen:
+        raise UserError(f"no {kind} named: give a comma-separated list or 'all'")
+    for name in chosen:
+        reg.get(name)  # unknown names and broken plugins raise with a clear message
+    return list(dict.fromkeys(chosen)), []
+
+
+def plan(request: SweepRequest, budget_key: Mapping[str, Any]) -> SweepPlan:
+    """The cells of the grid and the combinations skipped; an empty grid is an error."""
+    benchmark = open_benchmark(request.space, request.space_options, request.benchmark, request.task,
+                               request.benchmark_options)
+    space = benchmark.space
+    search_space = benchmark.search_space()
+    strategies, broken = expand(request.strategies, "strategies")
+    encodings, broken_encodings = expand(request.encodings, "encodings") if request.encodings else ([], [])
+    skipped = [Skipped(name, None, f"plugin failed to load: {error}") for name, error in broken]
+    skipped += [Skipped("*", name, f"plugin failed to load: {error}") for name, error in broken_encodings]
+    combos: list[tuple[str, str | None]] = []
+    for name in strategies:
+        cls = get_strategy(name)
+        if not cls.requires.encoding:
+            candidates: list[str | None] = [None]
+        elif encodings:
+            candidates = list(encodings)
+        else:
+            candidates = [cls.default_encoding]
+        for encoding in candidates:
+            enc_cls = get_encoding(encoding) if encoding else None
+            if reason := incompatibility(cls, search_space, enc_cls, benchmark):
+                skipped.append(Skipped(name, encoding, reason))
+            else:
+                combos.append((name, encoding))
+    if not combos:
+        reasons = "; ".join(f"{s.label}: {s.reason}" for s in skipped) or "nothing was asked for"
+        raise UserError(f"the sweep's grid is empty after filtering ({reasons})")
+    cells = [CellSpec(space=request.space, strategy=name, benchmark=request.benchmark, seed=seed,
+                      encoding=encoding, task=request.task, space_options=request.space_options,
+                      benchmark_options=request.benchmark_options, simulation=request.simulation)
+             for name, encoding in combos for seed in request.seeds]
+    key = {
+        "space": space.key(),
+        "benchmark": {"name": benchmark.name, "task": benchmark.task, "options": options_dict(benchmark.options)},
+        "budget": dict(budget_key),
+        "simulation": asdict(request.simulation),
+    }
+    return SweepPlan(cells, skipped, key)
+
+
+def claim_store(path: Path, key: Mapping[str, Any], command: str) -> None:
+    """Mark ``path`` as this sweep's store, or refuse one that holds other runs."""
+    with Store.open(path) as store:
+        recorded = store.meta(SWEEP_META)
+        if recorded is None:
+            if store.cells():
+                raise StoreError(f"{path} holds runs that are not part of a sweep; give another --store")
+            store.set_meta(SWEEP_META, canonical_json({"key": key, "command": command}))
+            return
+        theirs = json.loads(recorded)["key"]
+        if canonical_json(theirs) != canonical_json(key):
+            different = [k for k in key if canonical_json(key[k]) != canonical_json(theirs.get(k))]
+            detail = "; ".join(f"{k}: this sweep has {canonical_json(key[k])}, the store has "
+                               f"{canonical_json(theirs.get(k))}" for k in different)
+            raise StoreError(f"{path} belongs to another sweep ({detail}); give another --store")

@@ -1,0 +1,16 @@
+"""The stages of EFTNAS [EFTNAS24] as a library, one module each, in the order they run.
+
+- :mod:`.base`: the pre-trained BERT-family classifier the super-network is cut from.
+- :mod:`.importance`: movement importance accumulated during fine-tuning [EFTNAS24 §3.1, Eq. 3].
+- :mod:`.generation`: the search space from target complexities [EFTNAS24 §3.2, Alg. 1],
+  measured by :mod:`.complexity`.
+- :mod:`.reorder`: first-order weight reordering, most important heads and channels first
+  [EFTNAS24 §3.3].
+- :mod:`.elastic`: the weight-sharing super-network, its active subnetwork and extracted
+  standalone subnetworks [EFTNAS24 §3.3, Fig. 2].
+- :mod:`.train`: super-network training with the sandwich rule and knowledge distillation
+  [EFTNAS24 §3.3, §4, Eqs. 4-6].
+
+:mod:`.config` holds what they share: an encoder's sizes and a subnetwork's per-layer heads
+and feed-forward widths.
+"""
