@@ -162,7 +162,8 @@ def synthetic_sst2(folder: Path, train: int = 160, dev: int = 80) -> Path:
 def build_tiny_eftnas(folder: Path) -> Path:
     """The tiny EFTNAS build (EFTNAS_TINY) in ``folder/build``, with its base and data beside it."""
     from nasbench_txf.core.options import parse_options
-    from nasbench_txf.spaces.eftnas.pipeline import BuildOptions, build
+    from nasbench_txf.spaces.eftnas.pipeline import build
+    from nasbench_txf.spaces.eftnas.request import BuildOptions
 
     base, data = eftnas_base(folder / "base"), synthetic_sst2(folder / "glue")
     build(base, "sst2", str(data), folder / "build", parse_options("eftnas build", BuildOptions, EFTNAS_TINY))

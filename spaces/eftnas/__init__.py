@@ -1,4 +1,7 @@
-"""The stages of EFTNAS [EFTNAS24] as a library, one module each, in the order they run.
+"""EFTNAS [EFTNAS24]: the ``eftnas`` space (:mod:`.space`) over a super-network built by
+``nasbench-txf eftnas build`` (:mod:`.pipeline`, with its request in :mod:`.request`, its
+folder in :mod:`.folder`, its batches in :mod:`.data` and the model call in :mod:`.model`),
+and the stages that build it, one module each, in the order they run:
 
 - :mod:`.base`: the pre-trained BERT-family classifier the super-network is cut from.
 - :mod:`.importance`: movement importance accumulated during fine-tuning [EFTNAS24 §3.1, Eq. 3].

@@ -1,0 +1,109 @@
+"""The ``supernet`` benchmark on the tiny EFTNAS build: metrics, determinism, the seeded dev
+subsample, the training context it lends, refusals; NSGA-II and random search through it; and
+``eftnas extract``, whose standalone subnetwork scores what the benchmark scores for the card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from nbt_testing import shared_eftnas_build
+
+from nasbench_txf.benchmarks.supernet import SupernetBenchmark
+from nasbench_txf.cli import main
+from nasbench_txf.core.benchmark import LendsTraining
+from nasbench_txf.core.errors import UserError
+from nasbench_txf.core.registry import get_benchmark, get_space, open_benchmark
+from nasbench_txf.run.store import Store
+from nasbench_txf.spaces.eftnas.elastic import load_extracted
+from nasbench_txf.training.context import TrainingContext
+
+pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module")
+def bench() -> SupernetBenchmark:
+    return open_benchmark("eftnas", {"build": str(shared_eftnas_build())}, "supernet", None,  # type: ignore[return-value]
+                          {"threads": "1"})
+
+
+def test_scores_a_card_deterministically_with_its_costs(bench: SupernetBenchmark) -> None:
+    assert [m.name for m in bench.metrics] == ["accuracy", "loss", "macs", "params", "latency_ms"]
+    assert bench.task == "sst2" and bench.measures_time
+    space = bench.space
+    small, large = space.resolve("smallest"), space.resolve("largest")
+    first, again, other_seed = bench.evaluate(small, 0), bench.evaluate(small, 0), bench.evaluate(small, 9)
+    steady = ("accuracy", "loss", "macs", "params")
+    assert {k: first.metrics[k] for k in steady} == {k: again.metrics[k] for k in steady}
+    assert {k: first.metrics[k] for k in steady} == {k: other_seed.metrics[k] for k in steady}  # no subsample
+    assert first.info["latency_on"] == "extracted subnetwork" and first.info["splits"]["dev"]["rows"] == 80
+    assert first.cost_seconds > 0 and first.metrics["latency_ms"] > 0
+    big = bench.evaluate(large, 0)
+    assert big.metrics["macs"] > first.metrics["macs"] and big.metrics["params"] > first.metrics["params"]
+    counted = SupernetBenchmark.card_metrics(space, "sst2", {})
+    assert {name: f(small) for name, f in counted.items()} == {"macs": first.metrics["macs"],
+                                                                "params": first.metrics["params"]}
+
+
+def test_a_subsample_of_dev_is_drawn_by_the_seed(bench: SupernetBenchmark) -> None:
+    cls = get_benchmark("supernet")
+    sub = cls(bench.space, options=cls.make_options({"subsample": "20", "threads": "1"}))
+    arch = bench.space.resolve("config-2")
+    rows = [sub.evaluate(arch, seed).info["splits"]["dev"]["rows"] for seed in (0, 1)]
+    assert rows == [20, 20]
+    assert sub._subsample(0)["dev"].tolist() == sub._subsample(0)["dev"].tolist()  # type: ignore[index]
+    assert sub._subsample(0)["dev"].tolist() != sub._subsample(1)["dev"].tolist()  # type: ignore[index]
+
+
+def test_lends_the_context_the_supernet_was_trained_with(bench: SupernetBenchmark) -> None:
+    assert isinstance(bench, LendsTraining)
+    context = bench.training_context()
+    assert isinstance(context, TrainingContext)
+    assert Path(context.options.vocab) == shared_eftnas_build() / "tokenizer"
+    assert len(context.data.train) == 160 and context.options.max_len == 24
+
+
+def test_refuses_other_spaces_and_tasks(bench: SupernetBenchmark) -> None:
+    flexibert = get_space("flexibert")
+    reason = SupernetBenchmark.unsupported(flexibert(flexibert.make_options()))
+    assert reason is not None and "no super-network" in reason
+    with pytest.raises(UserError, match="was trained on sst2, not mrpc"):
+        SupernetBenchmark(bench.space, task="mrpc")
+
+
+@pytest.mark.parametrize("strategy", [["nsga2", "--strategy-opt", "against=macs"], ["rs"]])
+def test_strategies_search_the_space_through_the_supernet(strategy: list[str], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--space", "eftnas", "--space-opt", f"build={shared_eftnas_build()}", "--benchmark",
+                 "supernet", "--benchmark-opt", "threads=1", "--strategy", *strategy, "--budget", "8",
+                 "--store", str(tmp_path / "s.sqlite"), "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    report = json.loads(out)
+    (cell,) = report["cells"]
+    assert cell["trials"] == 8 and cell["failed"] == 0 and cell["objective"] == "accuracy"
+    with Store.open(tmp_path / "s.sqlite") as store:
+        trials = store.trials(cell["cell_id"])
+    assert len({t.arch_id for t in trials}) == 8
+    assert all({"accuracy", "macs", "params", "latency_ms"} <= set(t.metrics) for t in trials)
+    if strategy[0] == "nsga2":
+        assert cell["pareto_objectives"] == ["accuracy", "macs"] and cell["pareto"]
+
+def test_extract_saves_a_smaller_model_that_scores_as_the_supernet(bench: SupernetBenchmark, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    card = bench.space.resolve("config-2")
+    code = main(["eftnas", "extract", json.dumps(card.card), "--build", str(shared_eftnas_build()),
+                 "--out", str(tmp_path / "sub"), "--benchmark-opt", "threads=1", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["agree"]
+    expected = bench.evaluate(card, 0)
+    assert report["extracted"]["accuracy"] == expected.metrics["accuracy"]
+    assert report["params"] == expected.metrics["params"] < report["base_params"]
+    assert report["macs"] == expected.metrics["macs"] < report["base_macs"]
+    model, spec = load_extracted(tmp_path / "sub")
+    assert spec["subnetwork"] == card.card and sum(p.numel() for p in model.parameters()) == report["params"]
+    assert (tmp_path / "sub" / "vocab.txt").is_file()
+    assert main(["eftnas", "extract", "largest", "--build", str(shared_eftnas_build()), "--out",
+                 str(tmp_path / "sub")]) == 2  # an existing folder is never replaced
+    assert "not an empty folder" in capsys.readouterr().err
