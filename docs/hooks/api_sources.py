@@ -15,6 +15,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from mkdocs.plugins import event_priority
+
 ROOT = Path(__file__).resolve().parents[2]
 MIRROR = ROOT / "build" / "docs-src"
 
@@ -47,6 +49,7 @@ def mirror_packages() -> Path:
     return MIRROR
 
 
+@event_priority(100)  # before mkdocstrings' own on_config, which looks for the mirror's folder
 def on_config(config: Any, **kwargs: Any) -> Any:
     mirror_packages()
     return config
