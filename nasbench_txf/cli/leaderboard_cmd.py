@@ -10,6 +10,7 @@ from typing import Any
 
 from nasbench_txf.cli.common import command_line, print_json
 from nasbench_txf.core.errors import UserError
+from nasbench_txf.core.files import write_atomic
 
 
 def register(sub: Any) -> None:
@@ -121,7 +122,7 @@ def handle_grid(args: argparse.Namespace) -> int:
         from nasbench_txf.leaderboard import plots
 
         _folder(args.out)
-        (args.out / "grid.md").write_text(text + "\n", encoding="utf-8")
+        write_atomic(args.out / "grid.md", text + "\n")
         label = f"best {table.objective}" if args.measure == "score" else f"regret ({table.objective})"
         plots.grid_bars(grid.mean, grid.half, f"{label}: strategy × encoding", label, args.out / "grid.png")
         print(f"wrote {args.out / 'grid.md'} and {args.out / 'grid.png'}")
@@ -143,7 +144,7 @@ def handle_ablation(args: argparse.Namespace) -> int:
         from nasbench_txf.leaderboard import plots
 
         _folder(args.out)
-        (args.out / "ablation.md").write_text(text, encoding="utf-8")
+        write_atomic(args.out / "ablation.md", text)
         plots.by_queries(members, args.out / "ablation.png", what="score")
         print(f"wrote {args.out / 'ablation.md'} and {args.out / 'ablation.png'}")
     return 0
