@@ -150,7 +150,7 @@ def test_bad_input_is_refused_before_anything_is_stored(inputs: tuple[Path, Path
 def test_the_command_says_what_is_wrong_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     done = subprocess.run([sys.executable, "-m", "nasbench_txf", "eftnas", "build", "--base", str(tmp_path),
                            "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nasbench-txf: error:"), done.stderr
