@@ -15,7 +15,7 @@ import numpy as np
 from nasbench_txf.cli.common import add_plugin_options, command_line, plugin_options, print_json
 from nasbench_txf.cli.run_cmd import DEFAULT_BENCHMARK
 from nasbench_txf.core.errors import UserError
-from nasbench_txf.run.executors import Executor, LocalPool, Sequential
+from nasbench_txf.run.executors import Executor
 from nasbench_txf.run.runner import CellSummary, run_cells
 from nasbench_txf.run.simulation import Simulation
 from nasbench_txf.run.sweep import SweepRequest, claim_store, plan
@@ -73,12 +73,12 @@ def handle(args: argparse.Namespace) -> int:
         from nasbench_txf.run.executors import RayTasks
 
         RayTasks.connect(args.ray_address, num_cpus=args.workers)
-        executor: Executor = RayTasks()
+        executor: Executor | None = RayTasks()
     else:
         if args.ray_address is not None:
             raise UserError("--ray-address needs --executor ray")
-        executor = LocalPool(args.workers) if args.workers > 1 else Sequential()
-    summaries = run_cells(grid.cells, args.store, budget, resume="auto", executor=executor,
+        executor = None  # run_cells' own choice: this process, or a pool of --workers processes
+    summaries = run_cells(grid.cells, args.store, budget, resume="auto", executor=executor, workers=args.workers,
                           retries=args.ray_retries, command=command_line())
     report(args.store, grid.cells, summaries, time.perf_counter() - started, args.json,
            [asdict(s) for s in grid.skipped])

@@ -22,7 +22,7 @@ from nasbench_txf.core.result import Metric
 from nasbench_txf.run.cell import Cell, CellSpec, open_cell
 from nasbench_txf.run.executors import Done, Executor, Finished, Job, LocalPool, Lost, Sequential
 from nasbench_txf.run.store import Store, TrialRow
-from nasbench_txf.run.trials import Asked, Budget, cell_trials, prepare, result_of, run_dir
+from nasbench_txf.run.trials import Asked, Budget, cell_trials, prepare, result_of
 
 
 @dataclass(frozen=True)
@@ -108,12 +108,11 @@ def open_in_store(store: Store, cell: Cell, resume: bool | Literal["auto"],
 
     ``resume``: ``False`` refuses a store that already has trials of this cell; ``True``
     continues the run, whose cells are this one's at ``run_seeds``: a cell that had not
-    started (or had no finished trial) starts now, provided the store holds no other run's
-    cells only; ``"auto"`` (sweeps) continues whatever is there. Open the cells first
+    started (or had no finished trial) starts now, provided the store holds a cell of this run
+    or no cell at all; ``"auto"`` (sweeps) continues whatever is there. Open the cells first
     (:func:`~nasbench_txf.run.cell.open_cell`), so that a combination that cannot work is
     refused before a store is created.
     """
-    cell.benchmark.attach_run_dir(run_dir(store.path))
     stored = store.cell(cell.id)
     rows = store.trials(cell.id) if stored else []
     if resume is True and stored is None:
