@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nbt_testing import EFTNAS_TINY, eftnas_base, shared_eftnas_build, synthetic_sst2
@@ -20,6 +21,7 @@ from nasbench_txf.core.errors import UserError
 from nasbench_txf.core.options import parse_options
 from nasbench_txf.spaces.eftnas import request
 from nasbench_txf.spaces.eftnas.folder import SUPERNET_FILE
+from nasbench_txf.spaces.eftnas.importance import FineTuner
 from nasbench_txf.spaces.eftnas.pipeline import build
 from nasbench_txf.spaces.eftnas.request import BuildOptions
 from nasbench_txf.spaces.eftnas.train import SandwichTrainer
@@ -79,23 +81,32 @@ def test_build_writes_the_folder_and_skips_finished_stages(inputs: tuple[Path, P
     assert load_file(str(out / SUPERNET_FILE)).keys() == load_file(str(shared_eftnas_build() / SUPERNET_FILE)).keys()
 
 
+def killed_at_save(monkeypatch: pytest.MonkeyPatch, cls: type, n: int) -> list[int]:
+    """Make ``cls.save`` raise ``KeyboardInterrupt`` right after its ``n``-th save (a kill), then
+    save normally again; the list returned gets the step of each save."""
+    save, saves = cls.save, []
+
+    def killed(self: Any, directory: Path) -> None:
+        save(self, directory)
+        saves.append(self.step)
+        if len(saves) == n:
+            monkeypatch.setattr(cls, "save", save)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cls, "save", killed)
+    return saves
+
+
 def test_a_killed_supernet_training_continues_from_its_checkpoint(inputs: tuple[Path, Path], tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     base, data = inputs
     out = tmp_path / "build"
-    save = SandwichTrainer.save
-
-    def killed(self: SandwichTrainer, directory: Path) -> None:
-        save(self, directory)
-        raise KeyboardInterrupt  # killed right after the first checkpoint
-
-    monkeypatch.setattr(SandwichTrainer, "save", killed)
+    killed_at_save(monkeypatch, SandwichTrainer, 1)
     with pytest.raises(KeyboardInterrupt):
         build(base, "sst2", str(data), out, options(), echo=lambda text: None)
     record = json.loads((out / "build.json").read_text())
     assert list(record["stages"]) == STAGES[:3] and (out / "training" / "state.json").is_file()
     assert json.loads((out / "training" / "state.json").read_text())["step"] == 4
-    monkeypatch.setattr(SandwichTrainer, "save", save)
     steps: list[int] = []
     train = SandwichTrainer.train
     monkeypatch.setattr(SandwichTrainer, "train", lambda self, *a, **k: steps.append(self.step) or train(self, *a, **k))
@@ -103,6 +114,48 @@ def test_a_killed_supernet_training_continues_from_its_checkpoint(inputs: tuple[
     assert steps[0] == 4 and not (out / "training").exists()
     resumed, straight = load_file(str(out / SUPERNET_FILE)), load_file(str(shared_eftnas_build() / SUPERNET_FILE))
     assert all((resumed[k] - straight[k]).abs().max() <= 1e-5 for k in straight)
+
+
+def test_a_killed_fine_tuning_continues_from_its_checkpoint(inputs: tuple[Path, Path], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    base, data = inputs
+    out = tmp_path / "build"
+    saves = killed_at_save(monkeypatch, FineTuner, 2)
+    with pytest.raises(KeyboardInterrupt):
+        build(base, "sst2", str(data), out, options(), echo=lambda text: None)
+    record = json.loads((out / "build.json").read_text())
+    assert record["stages"] == {} and saves == [4, 8]
+    assert sorted(p.name for p in (out / "finetuning").iterdir()) == [
+        "model-00000008.safetensors", "optimizer-00000008.safetensors", "scores-00000008.safetensors", "state.json"]
+    steps: list[int] = []
+    train = FineTuner.train
+    monkeypatch.setattr(FineTuner, "train", lambda self, *a, **k: steps.append(self.step) or train(self, *a, **k))
+    messages: list[str] = []
+    monkeypatch.setattr("nasbench_txf.spaces.eftnas.pipeline.announce", messages.append)
+    build(base, "sst2", str(data), out, options(), echo=lambda text: None)
+    assert steps[0] == 8 and not (out / "finetuning").exists()
+    assert "eftnas build: continuing the fine-tuning at step 8" in messages
+    for name in ("teacher.safetensors", "scores.safetensors"):
+        resumed, straight = load_file(str(out / name)), load_file(str(shared_eftnas_build() / name))
+        assert resumed.keys() == straight.keys()
+        assert all((resumed[k] - straight[k]).abs().max() <= 1e-5 for k in straight), name
+
+
+def test_an_unreadable_checkpoint_is_trained_again(inputs: tuple[Path, Path], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    base, data = inputs
+    out = tmp_path / "build"
+    killed_at_save(monkeypatch, FineTuner, 1)
+    with pytest.raises(KeyboardInterrupt):
+        build(base, "sst2", str(data), out, options(supernet_steps="4"), echo=lambda text: None)
+    (out / "finetuning" / "model-00000004.safetensors").write_bytes(b"damaged")
+    messages: list[str] = []
+    monkeypatch.setattr("nasbench_txf.spaces.eftnas.pipeline.announce", messages.append)
+    build(base, "sst2", str(data), out, options(supernet_steps="4"), echo=lambda text: None)
+    assert any("the fine-tuning checkpoint cannot be read" in m and "training from the start" in m for m in messages)
+    teacher, straight = load_file(str(out / "teacher.safetensors")), load_file(
+        str(shared_eftnas_build() / "teacher.safetensors"))
+    assert all((teacher[k] - straight[k]).abs().max() <= 1e-5 for k in straight)
 
 
 def test_bad_input_is_refused_before_anything_is_stored(inputs: tuple[Path, Path], tmp_path: Path) -> None:

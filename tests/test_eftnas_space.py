@@ -14,8 +14,8 @@ import torch
 from nbt_testing import shared_eftnas_build
 
 from nasbench_txf.core.arch import Arch
-from nasbench_txf.core.errors import InvalidCardError, OptionError, UserError
-from nasbench_txf.core.registry import get_space
+from nasbench_txf.core.errors import InvalidCardError, UserError
+from nasbench_txf.core.registry import get_benchmark, get_space
 from nasbench_txf.core.space import SuperNetwork
 
 pytest.importorskip("transformers")
@@ -69,10 +69,8 @@ def test_graph_has_a_node_per_active_head_and_a_labelled_ffn(space) -> None:
     assert space.block_complexity("head") > 0 and space.block_complexity("add-norm") == 0
 
 
-def test_the_build_option_is_required_and_checked(tmp_path: Path) -> None:
+def test_the_build_option_is_checked(tmp_path: Path) -> None:
     cls = get_space("eftnas")
-    with pytest.raises(OptionError, match="space eftnas needs --space-opt build=FOLDER"):
-        cls(cls.make_options())
     with pytest.raises(UserError, match="no such build folder"):
         cls(cls.make_options({"build": str(tmp_path / "missing")}))
     with pytest.raises(UserError, match=r"no build\.json, so not an EFTNAS build folder"):
@@ -107,3 +105,26 @@ def test_activated_subnetwork_equals_the_extracted_smaller_model(space) -> None:
         "macs"]
     with pytest.raises(UserError, match="trained for sst2 with 2 labels, not 3"):
         space.build_supernet(num_labels=3)
+
+
+def test_an_exported_space_is_the_same_space_without_weights(space, tmp_path: Path) -> None:
+    """An export (what ships with the package) keeps the cards, costs and key, drops the local
+    paths, and refuses what needs the weights with one line that says what to give instead."""
+    from nasbench_txf.spaces.eftnas.folder import export_space
+
+    copy = tmp_path / "elsewhere"
+    shutil.copytree(shared_eftnas_build(), copy)
+    export_space(space.build, tmp_path / "export")
+    assert sorted(p.name for p in (tmp_path / "export").iterdir()) == ["bert_config.json", "build.json", "space.json"]
+    record = json.loads((tmp_path / "export" / "build.json").read_text())
+    assert "path" not in record["base"] and "data_dir" not in record["task_options"]
+    cls = get_space("eftnas")
+    exported, moved = (cls(cls.make_options({"build": str(folder)})) for folder in (tmp_path / "export", copy))
+    assert exported.key() == moved.key() == space.key()  # where the folder lies is not part of the space
+    arch = space.sample(np.random.default_rng(3))
+    assert exported.supernet_costs(arch) == space.supernet_costs(arch)
+    assert exported.to_decisions(arch) == space.to_decisions(arch) and exported.presets() == space.presets()
+    with pytest.raises(UserError, match=r"without its super-network weights .* not for building the super-network"):
+        exported.build_supernet(num_labels=2)
+    with pytest.raises(UserError, match="not for scoring subnetworks with inherited weights"):
+        get_benchmark("supernet")(exported)

@@ -56,6 +56,19 @@ def test_a_subsample_of_dev_is_drawn_by_the_seed(bench: SupernetBenchmark) -> No
     assert sub._subsample(0)["dev"].tolist() != sub._subsample(1)["dev"].tolist()  # type: ignore[index]
 
 
+def test_bootstrap_seeds_resample_dev_around_the_full_score(bench: SupernetBenchmark) -> None:
+    cls = get_benchmark("supernet")
+    boot = cls(bench.space, options=cls.make_options({"bootstrap": "true", "threads": "1"}))
+    arch = bench.space.resolve("config-3")
+    full = bench.evaluate(arch, 0).metrics["accuracy"]
+    draws = [boot._subsample(seed)["dev"] for seed in range(40)]  # type: ignore[index]
+    assert all(len(d) == 80 and len(set(d.tolist())) < 80 for d in draws)  # with replacement
+    assert boot._subsample(7)["dev"].tolist() == draws[7].tolist()  # type: ignore[index]
+    scores = [boot.evaluate(arch, seed).metrics["accuracy"] for seed in range(6)]
+    assert len(set(scores)) > 1 and min(scores) <= full + 0.2 and max(scores) >= full - 0.2
+    assert boot.evaluate(arch, 3).metrics["accuracy"] == scores[3]
+
+
 def test_lends_the_context_the_supernet_was_trained_with(bench: SupernetBenchmark) -> None:
     assert isinstance(bench, LendsTraining)
     context = bench.training_context()
@@ -104,6 +117,24 @@ def test_extract_saves_a_smaller_model_that_scores_as_the_supernet(bench: Supern
     model, spec = load_extracted(tmp_path / "sub")
     assert spec["subnetwork"] == card.card and sum(p.numel() for p in model.parameters()) == report["params"]
     assert (tmp_path / "sub" / "vocab.txt").is_file()
+    assert report["latency_ms"] > 0 and report["base_latency_ms"] > 0
+    assert report["speedup"] == pytest.approx(report["base_latency_ms"] / report["latency_ms"], rel=1e-2)
+    assert report["latency_on"] == {"batch": 1, "seq_len": 24, "threads": 1, "device": "cpu"}
     assert main(["eftnas", "extract", "largest", "--build", str(shared_eftnas_build()), "--out",
                  str(tmp_path / "sub")]) == 2  # an existing folder is never replaced
     assert "not an empty folder" in capsys.readouterr().err
+
+
+def test_export_writes_a_weightless_space_once(bench: SupernetBenchmark, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "space"
+    assert main(["eftnas", "export", str(shared_eftnas_build()), "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["subnetworks"] == bench.space.cardinality()
+    assert report["use"] == f"--space eftnas --space-opt build={out}"
+    cls = get_space("eftnas")
+    assert cls(cls.make_options({"build": str(out)})).key() == bench.space.key()
+    assert main(["eftnas", "export", str(shared_eftnas_build()), "--out", str(out)]) == 2
+    assert "not an empty folder" in capsys.readouterr().err
+    assert main(["eftnas", "export", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 2
+    assert "no such build folder" in capsys.readouterr().err

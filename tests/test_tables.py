@@ -34,6 +34,39 @@ def test_plan_spreads_repeated_seeds_and_is_deterministic() -> None:
     assert jobs == plan(flexibert, 600, 3, 100, 0)
 
 
+def test_given_cards_follow_the_presets_and_leave_the_random_plan_alone(tmp_path: Path) -> None:
+    flexibert = space("flexibert")
+    alone = plan(flexibert, 40, 2, 10, 0)
+    rng = np.random.default_rng(5)
+    extra = [flexibert.sample(rng) for _ in range(3)]
+    cards = [extra[0].card, extra[1].card, alone[-1][0].card, extra[2].card, extra[0].card]  # one planned, one twice
+    jobs = plan(flexibert, 40, 2, 10, 0, cards)
+    presets = set()
+    for card in flexibert.presets().values():
+        try:
+            presets.add(flexibert.arch(card))
+        except InvalidCardError:  # a level-2 preset is no card of the level-1 space
+            continue
+    first = jobs.index((extra[0], 0))
+    assert jobs[:first] == alone[:first] and {a for a, _ in jobs[:first]} == presets
+    assert jobs[first:first + 3] == [(a, 0) for a in extra]  # after the presets, seed 0, once each
+    assert [j for j in jobs if j[0] not in extra] == alone  # the random part and its repeated seeds unchanged
+    lines = tmp_path / "cards.jsonl"
+    lines.write_text(json.dumps({"card": cards[0], "accuracy": 0.8}) + "\n\n" + json.dumps(cards[1]) + "\n")
+    from nasbench_txf.core.errors import UserError
+    from nasbench_txf.tables.build import read_cards
+
+    assert read_cards(lines) == (cards[0], cards[1])
+    lines.write_text(json.dumps(cards[0]) + "\n[1, 2]\n")
+    with pytest.raises(UserError, match=r"cards.jsonl: line 2: not a card \(a JSON object\), got \[1, 2\]"):
+        read_cards(lines)
+    lines.write_text("{nope\n")
+    with pytest.raises(UserError, match="line 1"):
+        read_cards(lines)
+    with pytest.raises(UserError, match="--cards: card 2: "):
+        plan(flexibert, 40, 2, 10, 0, [cards[0], {"layers": "many"}])
+
+
 def test_build_resumes_where_it_stopped(toy_table: Path, tmp_path: Path) -> None:
     full = Table.read(toy_table)
     assert len(full.rows) == 80 + 30 * 2 and len(full.by_arch()) == 80

@@ -14,7 +14,11 @@ forward pass of the **extracted** subnetwork (the standalone smaller model, as i
 deployed; the activated super-network would time the slicing as well). ``cost_seconds`` is the
 measured time of the evaluation. An evaluation is deterministic per card: the rows are scored
 in a fixed order in fp32, and the seed matters only with ``subsample``, where it draws which
-dev rows are scored.
+dev rows are scored, or ``bootstrap``, where it draws a resample of them with replacement. A
+trained super-network gives a card one score on a given set of rows; how far that score would
+move on another sample of the task's sentences is what bootstrap seeds measure, so a table built
+with ``bootstrap`` has seed noise that says how many of its differences the dev set's size can
+resolve (the standard error of an accuracy ``p`` on ``n`` rows is about ``sqrt(p(1-p)/n)``).
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ class SupernetOptions:
 
     data_dir: str = option("", "GLUE TSV folder; empty = the one the super-network was built with")
     subsample: int = option(0, "score this many dev rows, drawn by the seed; 0 = every row (the seed is unused)")
+    bootstrap: bool = option(False, "score a bootstrap resample of the dev rows (with replacement, as many as "
+                                    "subsample or dev has), drawn by the seed")
     eval_batch: int = option(64, "rows per forward pass when scoring")
     latency_batch: int = option(1, "sequences per forward pass when measuring latency")
     threads: int = option(0, "CPU threads for torch; 0 = torch's default")
@@ -176,11 +182,14 @@ class SupernetBenchmark(Benchmark):
         return model.to(self.context.device)
 
     def _subsample(self, seed: int) -> dict[str, np.ndarray] | None:
-        count = self.options.subsample
-        dev = self.context.tokenized.evaluations["dev"]
-        if not count or count >= len(dev):
+        """The dev rows seed ``seed`` scores (``None``: all of them, once each)."""
+        count, rows = self.options.subsample, len(self.context.tokenized.evaluations["dev"])
+        rng = np.random.default_rng(seed)
+        if self.options.bootstrap:
+            return {"dev": np.sort(rng.integers(0, rows, count or rows))}
+        if not count or count >= rows:
             return None
-        return {"dev": np.sort(np.random.default_rng(seed).choice(len(dev), count, replace=False))}
+        return {"dev": np.sort(rng.choice(rows, count, replace=False))}
 
     def evaluate(self, arch: Arch, seed: int) -> Result:
         started = time.perf_counter()

@@ -30,6 +30,8 @@ def register(sub: Any) -> None:
     b.add_argument("--seeds", type=int, default=1, help="seeds per repeated arch (0..K-1)")
     b.add_argument("--repeated", type=int, help="archs that get every seed, spread over the plan (default all)")
     b.add_argument("--sample-seed", type=int, default=0, help="seed of the random cards")
+    b.add_argument("--cards", metavar="FILE", help="JSON Lines of cards (or of {\"card\": …}) to measure besides, "
+                                                   "after the presets: a search's Pareto set, say")
     b.add_argument("--workers", type=int, default=1, help="parallel measurements (local processes)")
     b.add_argument("--out", required=True, help="table folder; an existing one is resumed")
     add_plugin_options(b, ("space", "benchmark"))
@@ -139,11 +141,12 @@ def handle(args: argparse.Namespace) -> int:
         export(find_table(args.table), args.out)
         return 0
     if args.action == "build":
-        from nasbench_txf.tables.build import BuildRequest, build
+        from nasbench_txf.tables.build import BuildRequest, build, read_cards
 
         request = BuildRequest(args.space, plugin_options(args, "space"), args.benchmark, args.task,
                                plugin_options(args, "benchmark"), n=args.n, seeds=args.seeds,
-                               repeated=args.repeated, sample_seed=args.sample_seed)
+                               repeated=args.repeated, sample_seed=args.sample_seed,
+                               cards=read_cards(Path(args.cards)) if args.cards else ())
         summary = describe(build(request, args.out, workers=args.workers))
     elif args.action == "import":
         from nasbench_txf.tables.importing import import_table

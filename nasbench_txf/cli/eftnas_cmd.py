@@ -1,10 +1,12 @@
-"""``nasbench-txf eftnas build|extract``: build an EFTNAS super-network, extract a subnetwork.
+"""``nasbench-txf eftnas build|extract|export``: build an EFTNAS super-network, extract a subnetwork,
+export the space without its weights.
 
 ``build`` runs the stages of [EFTNAS24 §3] into a build folder (resumable: a finished stage is
 skipped, a killed super-network training continues from its checkpoint); the folder is then the
 ``eftnas`` space's ``build`` option. ``extract`` saves a card's subnetwork as a standalone,
 really smaller model, reloads it and scores it on the dev split, as the ``supernet`` benchmark
-scores the card with the super-network's inherited weights.
+scores the card with the super-network's inherited weights, and times both it and the base.
+``export`` writes the generated space without the weights (what a shared or shipped table needs).
 """
 
 from __future__ import annotations
@@ -42,13 +44,16 @@ def register(sub: Any) -> None:
     e.add_argument("--out", required=True, help="new folder for the subnetwork (weights, configuration, tokenizer)")
     e.add_argument("--benchmark-opt", action="append", default=[], metavar="KEY=VALUE",
                    help="option of the supernet benchmark that scores it (repeatable)")
-    for action in (b, e):
+    x = actions.add_parser("export", help="a build's space without its weights: small, to share or ship with a table")
+    x.add_argument("build", help="build folder (nasbench-txf eftnas build --out)")
+    x.add_argument("--out", required=True, help="new folder; it opens as --space-opt build=OUT")
+    for action in (b, e, x):
         action.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    return build(args) if args.action == "build" else extract(args)
+    return {"build": build, "extract": extract, "export": export}[args.action](args)
 
 
 def build(args: argparse.Namespace) -> int:
@@ -107,6 +112,8 @@ def extract(args: argparse.Namespace) -> int:
     model, _ = load_extracted(out)
     loaded = Classifier(model).to(bench.context.device)
     scores, _ = score_model(loaded, bench.context, bench.options.eval_batch)
+    base = space.extract(bench.supernet, space.resolve("largest"))  # type: ignore[attr-defined]
+    speed = _latencies(bench, {"extracted": loaded, "base": base})
     costs = space.supernet_costs(arch)  # type: ignore[attr-defined]
     build_, choices = space.build, space.choices  # type: ignore[attr-defined]
     base_macs = encoder_macs(build_.shape, build_.shape.full(), choices.seq_len)
@@ -124,6 +131,40 @@ def extract(args: argparse.Namespace) -> int:
         "extracted": scores,
         "inherited": {k: inherited.metrics[k] for k in scores},
         "agree": scores[objective] == inherited.metrics[objective],
+        **speed,
     }
     emit(report, args.json)
     return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from nasbench_txf.spaces.eftnas.folder import export_space, open_build
+
+    out = Path(args.out)
+    _empty_out(out)
+    build = open_build(Path(args.build))
+    export_space(build, out)
+    emit({"out": str(out), "subnetworks": build.space.cardinality(), "use": f"--space eftnas --space-opt build={out}"},
+         args.json)
+    return 0
+
+
+def _latencies(bench: Any, models: dict[str, Any]) -> dict[str, Any]:
+    """Median inference latency of each model on the same batch, sequence length, threads and
+    device (the supernet benchmark's), measured in turns so that a slower moment of the machine
+    falls on both; and how many times faster the extracted model is than the base."""
+    from nasbench_txf.core.threads import torch_threads
+    from nasbench_txf.training.loop import latency_ms
+
+    o, context = bench.options, bench.context
+    timings: dict[str, list[float]] = {name: [] for name in models}
+    with torch_threads(o.threads):
+        for _ in range(5):
+            for name, model in models.items():
+                timings[name].append(latency_ms(model.to(context.device), context.options.max_len, o.latency_batch,
+                                                context.device))
+    median = {name: sorted(values)[len(values) // 2] for name, values in timings.items()}
+    return {"latency_ms": round(median["extracted"], 3), "base_latency_ms": round(median["base"], 3),
+            "speedup": round(median["base"] / median["extracted"], 3),
+            "latency_on": {"batch": o.latency_batch, "seq_len": context.options.max_len,
+                           "threads": o.threads or "torch default", "device": context.device.type}}

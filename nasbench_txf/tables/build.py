@@ -2,7 +2,10 @@
 
 The plan is deterministic: the space's presets that are cards of it, then random cards
 (seeded) until ``n`` archs; ``repeated`` of them, evenly spread over the plan, get every
-seed in ``0..seeds-1`` and the others seed 0. Jobs run in plan order, so a table cut short
+seed in ``0..seeds-1`` and the others seed 0. Cards given besides (``cards``: the Pareto set of
+a search, say, so that a table covers the front that random cards rarely reach) are measured
+with seed 0 after the presets; they leave the random part and its repeated seeds as they were,
+so a table built from random cards first takes them on a resume. Jobs run in plan order, so a table cut short
 at any point already has repeated seeds in proportion. Each finished evaluation is appended
 to the table at once; a restart skips every (arch, seed) already there.
 """
@@ -14,7 +17,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +29,11 @@ from tqdm import tqdm
 from nasbench_txf.core.arch import Arch
 from nasbench_txf.core.benchmark import Benchmark
 from nasbench_txf.core.errors import InvalidCardError, UserError
+from nasbench_txf.core.files import read_text
 from nasbench_txf.core.options import option_fields, options_dict
 from nasbench_txf.core.processes import die_with_parent
 from nasbench_txf.core.registry import get_benchmark, open_benchmark
+from nasbench_txf.core.safe_json import parse, shown
 from nasbench_txf.core.space import Space
 from nasbench_txf.tables.table import Row, Table, TableMeta
 
@@ -47,6 +52,7 @@ class BuildRequest:
     seeds: int = 1
     repeated: int | None = None
     sample_seed: int = 0
+    cards: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.seeds < 1:
@@ -55,7 +61,8 @@ class BuildRequest:
             raise UserError(f"--repeated must be between 0 and --n ({self.n}), got {self.repeated}")
 
 
-def plan(space: Space, n: int, seeds: int, repeated: int | None, sample_seed: int) -> list[tuple[Arch, int]]:
+def plan(space: Space, n: int, seeds: int, repeated: int | None, sample_seed: int,
+         cards: Sequence[Mapping[str, Any]] = ()) -> list[tuple[Arch, int]]:
     """(arch, seed) jobs in the order they run (see the module docstring)."""
     archs: dict[Arch, None] = {}
     for card in space.presets().values():
@@ -63,6 +70,13 @@ def plan(space: Space, n: int, seeds: int, repeated: int | None, sample_seed: in
             archs[space.arch(card)] = None
         except InvalidCardError:
             continue
+    presets = len(archs)
+    given: dict[Arch, None] = {}
+    for number, card in enumerate(cards, start=1):
+        try:
+            given[space.arch(card)] = None
+        except InvalidCardError as exc:
+            raise UserError(f"--cards: card {number}: {exc}") from None
     if space.enumerable and n > space.cardinality():
         raise UserError(f"--n {n} exceeds the {space.cardinality():,} cards of space {space.name}")
     rng = np.random.default_rng(sample_seed)
@@ -71,7 +85,27 @@ def plan(space: Space, n: int, seeds: int, repeated: int | None, sample_seed: in
     chosen = list(archs)[:n]
     count = n if repeated is None else repeated
     spread = {j * n // count for j in range(count)} if count else set()
-    return [(arch, seed) for i, arch in enumerate(chosen) for seed in (range(seeds) if i in spread else [0])]
+    jobs = [(i, arch, seed) for i, arch in enumerate(chosen) for seed in (range(seeds) if i in spread else [0])]
+    extra = [(arch, 0) for arch in given if arch not in set(chosen)]
+    cut = sum(1 for i, _, _ in jobs if i < presets)
+    return [(arch, seed) for _, arch, seed in jobs[:cut]] + extra + [(arch, seed) for _, arch, seed in jobs[cut:]]
+
+
+def read_cards(path: Path) -> tuple[dict[str, Any], ...]:
+    """The cards of a JSON Lines file: one card per line, or one object per line with the card
+    under ``"card"`` (a table's ``bench export --out F.jsonl``, or the ``pareto`` entries of a
+    ``run --json`` report). Blank lines are skipped."""
+    cards = []
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        value = parse(line, f"{path}: line {number}", UserError)
+        if isinstance(value, dict) and isinstance(value.get("card"), dict):
+            value = value["card"]
+        if not isinstance(value, dict):
+            raise UserError(f"{path}: line {number}: not a card (a JSON object), got {shown(value)}")
+        cards.append(value)
+    return tuple(cards)
 
 
 def table_meta(bench: Benchmark) -> TableMeta:
@@ -127,8 +161,8 @@ def build(request: BuildRequest, out: str | Path, *, workers: int = 1, progress:
 def _measure_missing(request: BuildRequest, bench: Benchmark, options: dict[str, Any], table: Table, workers: int,
                      progress: bool | None, on_row: Callable[[Row], None] | None) -> Table:
     done = table.done()
-    jobs = [(a, s) for a, s in plan(bench.space, request.n, request.seeds, request.repeated, request.sample_seed)
-            if (a.id, s) not in done]
+    jobs = [(a, s) for a, s in plan(bench.space, request.n, request.seeds, request.repeated, request.sample_seed,
+                                    request.cards) if (a.id, s) not in done]
     if jobs:
         for note in changed_conditions(bench, table):
             print(note, file=sys.stderr, flush=True)

@@ -7,6 +7,7 @@
                                 seconds and results
     BUILD/bert_config.json      the base's Hugging Face configuration (with the task's labels)
     BUILD/tokenizer/            the base's tokenizer files (tokenizer.json and/or vocab.txt)
+    BUILD/finetuning/           (a) the fine-tuning's last checkpoint (while it runs)
     BUILD/teacher.safetensors   (a) the base fine-tuned on the task: the distillation teacher
     BUILD/scores.safetensors    (a) movement importance per head and per FFN channel
     BUILD/space.json            (b) the search space of Algorithm 1
@@ -50,6 +51,7 @@ TEACHER_FILE = "teacher.safetensors"
 SCORES_FILE = "scores.safetensors"
 SPACE_FILE = "space.json"
 REORDERED_FILE = "reordered.safetensors"
+FINETUNING_DIR = "finetuning"
 TRAINING_DIR = "training"
 SUPERNET_FILE = "supernet.safetensors"
 #: the stages in the order they run, with what each writes
@@ -167,9 +169,22 @@ class Build:
         with the build's own copy of the base's tokenizer as the vocabulary."""
         return {**self.record["task_options"], "vocab": str(self.folder / TOKENIZER_DIR)}
 
+    @property
+    def has_weights(self) -> bool:
+        """Whether the folder holds the trained super-network (an exported space does not)."""
+        return (self.folder / SUPERNET_FILE).is_file()
+
+    def require_weights(self, purpose: str) -> None:
+        """A :class:`UserError` naming ``purpose`` if the folder holds no super-network weights."""
+        if not self.has_weights:
+            raise UserError(f"{self.folder}: the space of an EFTNAS build without its super-network weights "
+                            f"({SUPERNET_FILE}), enough for tables and surrogates but not for {purpose}; give "
+                            f"--space-opt build=FOLDER, a folder written by `nasbench-txf eftnas build`")
+
     @cached_property
     def weights(self) -> dict[str, torch.Tensor]:
         """The trained super-network's weights (read once)."""
+        self.require_weights("building the super-network")
         return load_tensors(self.folder / SUPERNET_FILE, self.key)
 
 
@@ -205,9 +220,23 @@ def open_build(folder: Path) -> Build:
     if not isinstance(space_record, dict) or space_record.get("key") != stages["generate"]["key"]:
         raise DataError(f"{folder / SPACE_FILE}: not the search space of this build")
     space = space_from_dict(space_record.get("space"), shape, str(folder / SPACE_FILE))
-    if tensors_key(folder / SUPERNET_FILE) != stages["supernet"]["key"]:
-        raise DataError(f"{folder / SUPERNET_FILE}: missing or not the super-network of this build; build it again")
+    weights = folder / SUPERNET_FILE
+    if weights.exists() and tensors_key(weights) != stages["supernet"]["key"]:
+        raise DataError(f"{weights}: not the super-network of this build; build it again")
     return Build(folder, record, bert_config, shape, space)
+
+
+def export_space(build: Build, out: Path) -> None:
+    """Write ``build``'s space without its weights into the new folder ``out``: the record (the
+    local paths of the base and the data left out), the base's configuration and the generated
+    space. That folder opens as the ``eftnas`` space's ``build``, which is enough for tables,
+    surrogates and every strategy on them, and is small enough to share or ship."""
+    record = {**build.record, "base": {k: v for k, v in build.record["base"].items() if k != "path"},
+              "task_options": {k: v for k, v in build.record["task_options"].items() if k != "data_dir"}}
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / CONFIG_FILE, build.bert_config)
+    write_json(out / SPACE_FILE, read_json(build.folder / SPACE_FILE))
+    write_json(out / BUILD_FILE, record)  # last: a folder cut short is no build
 
 
 def bert_model(config: dict[str, Any], weights: dict[str, torch.Tensor] | None = None) -> Any:

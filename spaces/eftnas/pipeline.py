@@ -4,6 +4,7 @@ The stages [EFTNAS24 §3]:
 
 (a) ``finetune``: fine-tune the base on the task, accumulating movement importance (Eq. 3); the
     fine-tuned model is the distillation teacher; its dev scores go into ``build.json``;
+    checkpointed every ``checkpoint_every`` steps;
 (b) ``generate``: the search space from target complexities (Algorithm 1), printed as Fig. 5;
 (c) ``reorder``: the teacher's heads and FFN channels sorted by importance;
 (d) ``supernet``: the elastic super-network trained from the reordered weights with the sandwich
@@ -12,20 +13,21 @@ The stages [EFTNAS24 §3]:
 Everything the stages train on comes from a
 :class:`~nasbench_txf.training.context.TrainingContext`, tokenized with the base's own tokenizer
 (``vocab`` = the base folder), so token ids match the pre-trained embeddings. Each stage is
-skipped when its outputs carry its key; a killed stage runs again, the super-network training
-from its last checkpoint. Everything that can be wrong with the request (the base, the data,
+skipped when its outputs carry its key; a killed stage runs again, the two trainings from their
+last checkpoints. Everything that can be wrong with the request (the base, the data,
 the targets, a build folder of another base, task or options) is refused before anything is
 written (:mod:`.request`).
 """
 
 from __future__ import annotations
 
+import copy
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import torch
 from torch import nn
@@ -37,6 +39,7 @@ from nasbench_txf.spaces.eftnas.data import TrainBatches
 from nasbench_txf.spaces.eftnas.folder import (
     BUILD_FILE,
     CONFIG_FILE,
+    FINETUNING_DIR,
     REORDERED_FILE,
     SCORES_FILE,
     SPACE_FILE,
@@ -55,17 +58,28 @@ from nasbench_txf.spaces.eftnas.folder import (
     write_json,
 )
 from nasbench_txf.spaces.eftnas.generation import SearchSpace, format_space, generate_space
-from nasbench_txf.spaces.eftnas.importance import fine_tune_and_score
+from nasbench_txf.spaces.eftnas.importance import FineTuner, FineTuneSettings
 from nasbench_txf.spaces.eftnas.model import Classifier, Supernet
 from nasbench_txf.spaces.eftnas.reorder import reorder
 from nasbench_txf.spaces.eftnas.request import BuildOptions, Request, prepare
-from nasbench_txf.spaces.eftnas.train import STATE_FILE, SandwichSettings, SandwichTrainer
+from nasbench_txf.spaces.eftnas.resume import STATE_FILE
+from nasbench_txf.spaces.eftnas.train import SandwichSettings, SandwichTrainer
 from nasbench_txf.training.context import TrainingContext
 from nasbench_txf.training.loop import predict
 from nasbench_txf.training.metrics import task_scores
 
 #: the format tag of a build's space.json
 SPACE_FORMAT = "nasbench-txf/eftnas-space/1"
+
+
+class _Resumable(Protocol):
+    step: int
+    seconds: float
+
+    def restore(self, directory: Path | str) -> None: ...
+
+
+Resumable = TypeVar("Resumable", bound=_Resumable)
 
 
 def dev_scores(model: nn.Module, context: TrainingContext, batch_size: int, device: torch.device) -> \
@@ -155,16 +169,39 @@ class Builder:
                                          f"{steps:,} steps) with movement importance"):
             return
         started = time.perf_counter()
-        model = r.model.to(self.device)
-        with ticking(steps, 0, "fine-tune") as tick:
+        folder = r.out / FINETUNING_DIR
+        tuner = self._resumed(lambda: FineTuner(copy.deepcopy(r.model).to(self.device), FineTuneSettings(
+            steps=steps, lr=o.finetune_lr, seed=o.seed)), folder, "fine-tuning")
+        earlier = tuner.seconds  # training time of the runs before a kill
+        with ticking(steps, tuner.step, "fine-tune") as tick:
             batches.on_step = tick
-            model, importance = fine_tune_and_score(model, batches, steps, lr=o.finetune_lr, seed=o.seed)
+            while tuner.step < steps:
+                tuner.train(batches, steps=o.checkpoint_every)
+                if tuner.step < steps:
+                    tuner.save(folder)
+        model, importance = tuner.model, tuner.importance
         dev = dev_scores(Classifier(model), r.context, o.eval_batch, self.device)
         save_tensors(r.out / SCORES_FILE, {"heads": importance.head_scores(), "channels": importance.channel_scores()},
                      r.keys["finetune"])
         save_tensors(r.out / TEACHER_FILE, model.state_dict(), r.keys["finetune"])
-        self.finish("finetune", time.perf_counter() - started, steps=steps, rows=len(tokenized.train), scores=dev)
+        self.finish("finetune", earlier + time.perf_counter() - started, steps=steps, rows=len(tokenized.train),
+                    training_seconds=round(tuner.seconds, 3), scores=dev)
+        shutil.rmtree(folder, ignore_errors=True)
         announce(f"eftnas build: the fine-tuned base scores {_scores(dev)}")
+
+    @staticmethod
+    def _resumed(make: Callable[[], Resumable], folder: Path, what: str) -> Resumable:
+        """A new training from ``make``, restored from ``folder`` where an earlier run saved one
+        (one that cannot be read is started again, with a line that says so)."""
+        training = make()
+        if (folder / STATE_FILE).is_file():
+            try:
+                training.restore(folder)
+                announce(f"eftnas build: continuing the {what} at step {training.step:,}")
+            except DataError as exc:
+                announce(f"eftnas build: the {what} checkpoint cannot be read ({exc}); training from the start")
+                training = make()
+        return training
 
     def _scores(self) -> tuple[torch.Tensor, torch.Tensor]:
         scores = load_tensors(self.r.out / SCORES_FILE, self.r.keys["finetune"])
@@ -214,14 +251,7 @@ class Builder:
             return
         started = time.perf_counter()
         folder = r.out / TRAINING_DIR
-        trainer = self._trainer(space, steps)
-        if (folder / STATE_FILE).is_file():
-            try:
-                trainer.restore(folder)
-                announce(f"eftnas build: continuing the super-network training at step {trainer.step:,}")
-            except DataError as exc:
-                announce(f"eftnas build: the checkpoint cannot be read ({exc}); training from the start")
-                trainer = self._trainer(space, steps)
+        trainer = self._resumed(lambda: self._trainer(space, steps), folder, "super-network training")
         earlier = trainer.seconds  # training time of the runs before a kill
         losses: list[float] = []
         with ticking(steps, trainer.step, "super-network") as tick:

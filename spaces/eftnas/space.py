@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import networkx as nx
 import torch
 
 from nasbench_txf.core.arch import Arch
-from nasbench_txf.core.errors import InvalidCardError, OptionError, UserError
+from nasbench_txf.core.errors import InvalidCardError, UserError
 from nasbench_txf.core.options import option
 from nasbench_txf.core.space import Decision, Space
 from nasbench_txf.spaces.eftnas.complexity import encoder_macs, encoder_params
@@ -33,9 +34,20 @@ from nasbench_txf.spaces.eftnas.model import Classifier, Supernet
 FIELDS = ("heads", "ffn")
 
 
+#: the space shipped with the package: MiniLM-L6 on SST-2, exported without its weights
+BUILTIN = "builtin"
+
+
+def builtin_folder() -> Path:
+    """The folder of the shipped space (an :func:`~.folder.export_space` of the build that the
+    built-in ``eftnas-sst2`` table measured)."""
+    return Path(str(resources.files("nasbench_txf.spaces.eftnas") / BUILTIN))
+
+
 @dataclass(frozen=True)
 class EFTNASOptions:
-    build: str = option("", "build folder written by `nasbench-txf eftnas build` (required)")
+    build: str = option("", "build folder written by `nasbench-txf eftnas build` (or `eftnas export`); empty = "
+                            "the shipped space of MiniLM-L6 on SST-2, without weights")
 
 
 class EFTNASSpace(Space):
@@ -46,16 +58,15 @@ class EFTNASSpace(Space):
 
     def __init__(self, options: Any = None) -> None:
         super().__init__(options)
-        if not self.options.build:
-            raise OptionError("space eftnas needs --space-opt build=FOLDER, a folder written by `nasbench-txf eftnas "
-                              "build` (no generated space ships with the package yet)")
-        self.build: Build = open_build(Path(self.options.build).expanduser())
+        folder = Path(self.options.build).expanduser() if self.options.build else builtin_folder()
+        self.build: Build = open_build(folder)
         self.choices = self.build.space
         self.layers = self.build.shape.layers
 
     def key(self) -> dict[str, Any]:
-        """Name, options and the build's key: a folder built again is another space."""
-        return {**super().key(), "build": self.build.key}
+        """Name and the build's key: the same build wherever its folder lies (a copy, an export)
+        is the same space; a folder built again is another."""
+        return {"name": self.name, "options": {}, "build": self.build.key}
 
     # -- cards ------------------------------------------------------------------------------------
     def config(self, arch: Arch) -> SubnetConfig:
@@ -151,6 +162,7 @@ class EFTNASSpace(Space):
     def supernet_task(self) -> tuple[str, dict[str, Any]]:
         """The task the super-network was trained on and the options of its training context
         (data folder, training subset, holdout, sequence length, the base's vocabulary)."""
+        self.build.require_weights("scoring subnetworks with inherited weights")
         return self.build.task, self.build.task_options
 
     def supernet_costs(self, arch: Arch) -> dict[str, float]:

@@ -21,13 +21,12 @@ error to the labels.
 
 AdamW with cosine annealing and no weight decay [EFTNAS24 §4]. The learning rate is a function
 of the step, and step ``t`` draws its random subnetworks and its dropout from ``(seed, t)``, so a
-training restored from :meth:`SandwichTrainer.save` goes on exactly as it would have without
-the interruption.
+training restored from :meth:`SandwichTrainer.save` (:mod:`.resume`) goes on exactly as it
+would have without the interruption.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -37,45 +36,44 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from nasbench_txf.core.errors import DataError, UserError
-from nasbench_txf.core.files import atomic_path, contained, read_text, write_atomic
 from nasbench_txf.core.options import option
-from nasbench_txf.core.safe_json import parse
 from nasbench_txf.spaces.eftnas.base import Batch, batch_labels, device_of, model_inputs
 from nasbench_txf.spaces.eftnas.config import SubnetConfig
 from nasbench_txf.spaces.eftnas.elastic import ElasticBert
 from nasbench_txf.spaces.eftnas.generation import SearchSpace
-from nasbench_txf.spaces.eftnas.importance import cosine_lr
+from nasbench_txf.spaces.eftnas.importance import Schedule, cosine_lr
+from nasbench_txf.spaces.eftnas.resume import (
+    load_optimizer,
+    optimizer_tensors,
+    restore_training,
+    save_training,
+    seed_step,
+)
 from nasbench_txf.training.loop import Diverged
 
 #: the format tag of a saved training state
 FORMAT = "nasbench-txf/eftnas-supernet-training/1"
-STATE_FILE = "state.json"
 
 
 @dataclass(frozen=True)
-class SandwichSettings:
+class SandwichSettings(Schedule):
     """How the super-network is trained."""
 
-    steps: int = option(1000, "optimiser steps in all (the cosine schedule runs over them)")
-    lr: float = option(2e-5, "peak learning rate ([EFTNAS24 §4]: 2e-5 to 3e-5 on GLUE)")
     random_subnets: int = option(2, "random subnetworks per step besides the largest and the smallest")
     temperature: float = option(2.0, "distillation temperature T (Eqs. 5-6)")
     alpha_kd: float = option(0.9, "weight of the distillation loss, α_KD (Eq. 4)")
     alpha_ce: float = option(0.1, "weight of the loss on the labels, α_ce (Eq. 4)")
-    weight_decay: float = option(0.0, "AdamW weight decay ([EFTNAS24 §4]: 0 for BERT)")
     seed: int = option(0, "seed of the random subnetworks and of dropout")
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.random_subnets < 0:
-            raise ValueError(f"steps must be at least 1 and random_subnets at least 0, got {self.steps} and "
-                             f"{self.random_subnets}")
-        if self.lr <= 0 or self.temperature <= 0 or min(self.alpha_kd, self.alpha_ce, self.weight_decay) < 0:
-            raise ValueError("lr and temperature must be positive; alpha_kd, alpha_ce and weight_decay not negative")
+        super().__post_init__()
+        if self.random_subnets < 0 or self.temperature <= 0 or min(self.alpha_kd, self.alpha_ce) < 0:
+            raise ValueError(f"random_subnets, alpha_kd and alpha_ce must not be negative and temperature must be "
+                             f"positive, got {self.random_subnets}, {self.alpha_kd}, {self.alpha_ce} and "
+                             f"{self.temperature}")
 
 
 def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
@@ -130,7 +128,7 @@ class SandwichTrainer:
                     teacher_logits = self.teacher(**inputs).logits
                 for group in self.optimizer.param_groups:
                     group["lr"] = cosine_lr(self.settings.lr, self.step, self.settings.steps)
-                torch.manual_seed(int(np.random.default_rng([self.settings.seed, self.step, 1]).integers(2**62)))
+                seed_step(self.settings.seed, self.step)
                 model.train()
                 total = 0.0
                 for config in self.subnetworks(self.step):
@@ -154,50 +152,19 @@ class SandwichTrainer:
         return {"settings": asdict(self.settings), "space": self.space.to_dict()}
 
     def save(self, directory: Path | str) -> None:
-        """Write the training state (weights and optimiser state as safetensors, the step, time
-        and settings as JSON) so that :meth:`restore` resumes it. The JSON file is written last
-        and names the weight files of its step, so a save cut short leaves the previous state."""
-        path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
-        names = {"model": f"model-{self.step:08d}.safetensors", "optimizer": f"optimizer-{self.step:08d}.safetensors"}
-        state = self.optimizer.state_dict()["state"]
-        tensors = {"model": {k: v.contiguous() for k, v in self.supernet.model.state_dict().items()},
-                   "optimizer": {f"{index}.{key}": value for index, values in state.items()
-                                 for key, value in values.items()}}
-        for kind, name in names.items():
-            with atomic_path(path / name) as partial:
-                save_file(tensors[kind], str(partial))
-        record = {"format": FORMAT, "step": self.step, "seconds": self.seconds, "files": names, **self._identity()}
-        write_atomic(path / STATE_FILE, json.dumps(record, indent=1))
-        for stale in [*path.glob("model-*.safetensors"), *path.glob("optimizer-*.safetensors")]:
-            if stale.name not in names.values():
-                stale.unlink(missing_ok=True)
+        """Write the training state (:func:`~.resume.save_training`) so that :meth:`restore` resumes it."""
+        save_training(Path(directory), FORMAT, self.step, self.seconds, self._identity(),
+                      {"model": self.supernet.model.state_dict(), "optimizer": optimizer_tensors(self.optimizer)})
 
     def restore(self, directory: Path | str) -> None:
         """Continue the training :meth:`save` wrote to ``directory``: a :class:`UserError` if it
         was a training with other settings or another search space."""
-        path = Path(directory)
-        record = parse(read_text(path / STATE_FILE), str(path / STATE_FILE))
-        if not isinstance(record, dict) or record.get("format") != FORMAT:
-            raise DataError(f"{path / STATE_FILE}: not a saved EFTNAS super-network training")
-        for key, value in self._identity().items():
-            if record.get(key) != json.loads(json.dumps(value)):
-                raise UserError(f"{path}: the saved training has other {key} than this one; resume it with the same")
-        files = record.get("files")
-        step, seconds = record.get("step"), record.get("seconds")
-        if not isinstance(files, dict) or type(step) is not int or not isinstance(seconds, int | float):
-            raise DataError(f"{path / STATE_FILE}: the step, time or file names are missing")
-        device = device_of(self.supernet.model)
+        saved = restore_training(Path(directory), FORMAT, self._identity(), ("model", "optimizer"),
+                                 device_of(self.supernet.model))
         try:
-            weights = load_file(str(contained(path, files.get("model"), "model file")), device=str(device))
-            flat = load_file(str(contained(path, files.get("optimizer"), "optimiser file")), device=str(device))
-            self.supernet.model.load_state_dict(weights)
-            state: dict[int, dict[str, torch.Tensor]] = {}
-            for name, value in flat.items():
-                index, key = name.split(".", 1)
-                state.setdefault(int(index), {})[key] = value
-            groups = self.optimizer.state_dict()["param_groups"]
-            self.optimizer.load_state_dict({"state": state, "param_groups": groups})
-        except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
-            raise DataError(f"{path}: cannot restore the saved weights ({exc})") from None
-        self.step, self.seconds = step, float(seconds)
+            self.supernet.model.load_state_dict(saved.tensors["model"])
+        except RuntimeError as exc:
+            reason = str(exc).splitlines()[0]
+            raise DataError(f"{directory}: the saved weights do not fit the model ({reason})") from None
+        load_optimizer(self.optimizer, saved.tensors["optimizer"])
+        self.step, self.seconds = saved.step, saved.seconds
