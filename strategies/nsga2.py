@@ -39,8 +39,8 @@ MAX_STALE_GENERATIONS = 20
 
 @dataclass(frozen=True)
 class NSGA2Options:
-    against: str = option("auto", "cost metrics, comma-separated (auto: params if reported, "
-                                  "else the benchmark's first other metric)")
+    against: str = option("auto", "cost metrics, comma-separated (auto: macs if reported, as EFTNAS "
+                                  "searches, else params, else the benchmark's first other metric)")
     population: int = option(20, "population size (also the size of every generation)")
     crossover_prob: float = option(0.9, "probability that a pair of parents is crossed over")
 
@@ -117,7 +117,8 @@ class NSGA2(Strategy):
             if not others:
                 raise IncompatibleError(
                     f"nsga2 needs a second metric; the benchmark reports only {self.objective.name}")
-            return (by_name["params"],) if "params" in by_name else (others[0],)
+            preferred = [by_name[name] for name in ("macs", "params") if name in by_name]
+            return (preferred or others)[:1]
         names = [n.strip() for n in self.options.against.split(",") if n.strip()]
         unknown = [n for n in names if n not in by_name or n == self.objective.name]
         if unknown or not names:
