@@ -120,6 +120,7 @@ def test_extract_saves_a_smaller_model_that_scores_as_the_supernet(bench: Supern
     assert report["latency_ms"] > 0 and report["base_latency_ms"] > 0
     assert report["speedup"] == pytest.approx(report["base_latency_ms"] / report["latency_ms"], rel=1e-2)
     assert report["latency_on"] == {"batch": 1, "seq_len": 24, "threads": 1, "device": "cpu"}
+    assert report["transformers"] is None  # per-layer head counts: transformers cannot describe them
     assert main(["eftnas", "extract", "largest", "--build", str(shared_eftnas_build()), "--out",
                  str(tmp_path / "sub")]) == 2  # an existing folder is never replaced
     assert "not an empty folder" in capsys.readouterr().err
@@ -138,3 +139,28 @@ def test_export_writes_a_weightless_space_once(bench: SupernetBenchmark, tmp_pat
     assert "not an empty folder" in capsys.readouterr().err
     assert main(["eftnas", "export", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 2
     assert "no such build folder" in capsys.readouterr().err
+
+
+def test_a_subnetwork_transformers_can_describe_is_also_a_transformers_model(bench: SupernetBenchmark, tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """All heads kept and one FFN width: ``from_pretrained`` loads it offline and it computes
+    what the super-network computes for the card."""
+    import torch
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    space = bench.space
+    width = next(w for w in space.choices.ffn[0] if all(w in c for c in space.choices.ffn) and w < 64)
+    card = {"heads": [c[-1] for c in space.choices.heads], "ffn": [width] * len(space.choices.ffn)}
+    assert main(["eftnas", "extract", json.dumps(card), "--build", str(shared_eftnas_build()), "--out",
+                 str(tmp_path / "sub"), "--benchmark-opt", "threads=1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["transformers"] == str(tmp_path / "sub" / "transformers")
+    plain = BertForSequenceClassification.from_pretrained(report["transformers"], local_files_only=True).eval()
+    assert plain.config.intermediate_size == width
+    assert sum(p.numel() for p in plain.parameters()) == report["params"]
+    AutoTokenizer.from_pretrained(report["transformers"], local_files_only=True)
+    supernet = bench.supernet
+    space.activate(supernet, space.arch(card))
+    ids = torch.randint(5, 30, (3, 12))
+    with torch.no_grad():
+        assert (plain(input_ids=ids).logits - supernet(ids, torch.ones_like(ids))).abs().max() <= 1e-5

@@ -23,6 +23,9 @@ from nasbench_txf.core.options import parse_options
 from nasbench_txf.core.progress import announce
 from nasbench_txf.core.registry import get_benchmark, get_space
 
+#: the subfolder of an extracted subnetwork that holds it as a transformers model, where it can
+TRANSFORMERS_DIR = "transformers"
+
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("eftnas", help="build an EFTNAS super-network; extract subnetworks of it")
@@ -92,7 +95,7 @@ def _empty_out(out: Path) -> None:
 def extract(args: argparse.Namespace) -> int:
     from nasbench_txf.benchmarks.supernet import score_model
     from nasbench_txf.spaces.eftnas.complexity import encoder_macs
-    from nasbench_txf.spaces.eftnas.elastic import load_extracted, save_extracted
+    from nasbench_txf.spaces.eftnas.elastic import load_extracted, save_extracted, save_transformers
     from nasbench_txf.spaces.eftnas.folder import TOKENIZER_DIR
     from nasbench_txf.spaces.eftnas.model import Classifier, parameter_count
 
@@ -106,9 +109,10 @@ def extract(args: argparse.Namespace) -> int:
     small = space.extract(bench.supernet, arch)  # type: ignore[attr-defined]
     announce(f"eftnas extract: saving the subnetwork to {out}")
     save_extracted(out, small.model, small.spec)
-    tokenizer = Path(args.build) / TOKENIZER_DIR
-    for file in sorted(tokenizer.iterdir()):
-        shutil.copyfile(file, out / file.name)
+    as_transformers = save_transformers(out / TRANSFORMERS_DIR, small.model, small.spec)
+    for folder in (out, out / TRANSFORMERS_DIR) if as_transformers else (out,):
+        for file in sorted((Path(args.build) / TOKENIZER_DIR).iterdir()):
+            shutil.copyfile(file, folder / file.name)
     model, _ = load_extracted(out)
     loaded = Classifier(model).to(bench.context.device)
     scores, _ = score_model(loaded, bench.context, bench.options.eval_batch)
@@ -131,6 +135,7 @@ def extract(args: argparse.Namespace) -> int:
         "extracted": scores,
         "inherited": {k: inherited.metrics[k] for k in scores},
         "agree": scores[objective] == inherited.metrics[objective],
+        "transformers": str(out / TRANSFORMERS_DIR) if as_transformers else None,
         **speed,
     }
     emit(report, args.json)

@@ -13,7 +13,8 @@ An extracted subnetwork is a real, smaller ``BertForSequenceClassification``: th
 rows and columns and the dropped channels are removed layer by layer. Its Hugging Face config
 still describes the full model (it has one head count and one FFN width for all layers), so it
 is saved with safetensors plus its own JSON configuration, which :func:`load_extracted` reads
-back.
+back; where transformers can describe the subnetwork (all heads kept, one FFN width), it is also
+saved as a transformers model (:func:`save_transformers`).
 """
 
 from __future__ import annotations
@@ -154,6 +155,33 @@ def save_extracted(directory: Path | str, model: nn.Module, spec: dict[str, Any]
     with atomic_path(path / WEIGHTS_FILE) as partial:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(partial))
     write_atomic(path / CONFIG_FILE, json.dumps(spec, indent=1))
+
+
+def transformers_config(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The Hugging Face configuration of an extracted subnetwork where transformers can describe
+    it, else ``None``. transformers' BERT derives the head size from ``hidden_size /
+    num_attention_heads`` and has one FFN width for all layers (version 5 dropped head pruning),
+    so it describes a subnetwork only when every layer keeps all its heads and the layers share
+    one FFN width."""
+    config = SubnetConfig.from_dict(spec["subnetwork"], "the subnetwork")
+    bert = spec["bert"]
+    if set(config.heads) != {bert["num_attention_heads"]} or len(set(config.ffn)) != 1:
+        return None
+    return {**bert, "intermediate_size": config.ffn[0]}
+
+
+def save_transformers(directory: Path | str, model: nn.Module, spec: dict[str, Any]) -> bool:
+    """Also write the subnetwork as a transformers model (``save_pretrained``, safetensors) into
+    ``directory`` where :func:`transformers_config` can describe it; whether it did."""
+    config = transformers_config(spec)
+    if config is None:
+        return False
+    transformers = transformers_module()
+    with torch.random.fork_rng(devices=[]):
+        plain = transformers.BertForSequenceClassification(transformers.BertConfig.from_dict(config))
+    plain.load_state_dict(model.state_dict())
+    plain.save_pretrained(str(directory))
+    return True
 
 
 def load_extracted(directory: Path | str) -> tuple[BertForSequenceClassification, dict[str, Any]]:
