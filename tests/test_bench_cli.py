@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from nbt_testing import space
 
-from nasbench_txf.tables.info import condition_effects, describe, measured_with, noise_by_split
+from nasbench_txf.tables.info import condition_effects, describe, measured_with, noise_by_split, seed_effect
 from nasbench_txf.tables.table import ROWS, Table
 
 SPACE_2021 = space("flexibert-2021")
@@ -146,6 +146,29 @@ def test_info_gives_the_objectives_seed_noise_on_each_evaluation_split(toy_table
     assert by_split["small"]["seed_noise_std"] > 1.5 * by_split["large"]["seed_noise_std"]
     assert by_split["small"]["typical_seed_noise_std"] > 1.5 * by_split["large"]["typical_seed_noise_std"]
     assert info["objective_noise_by_split"] == by_split
+
+
+def test_info_separates_a_seed_effect_shared_by_all_archs_from_the_residual(toy_table: Path,
+                                                                            tmp_path: Path) -> None:
+    """The toy rows' noise (0.3) is independent per arch: little seed effect, a residual near
+    0.3. Add a shift per seed that every arch shares (as one bootstrap resample of dev shares
+    with every card): the seed noise grows, the residual stays, the seed effect shows it."""
+    table = Table.read(toy_table)
+    plain = seed_effect(table)
+    assert plain is not None and plain["archs"] == 30 and plain["seeds"] == 3
+    assert 0.2 < plain["residual_noise_std"] < 0.4 and plain["seed_effect_std"] < 0.2
+    folder = tmp_path / "shared"
+    shutil.copytree(toy_table, folder)
+    shift = {0: -1.0, 1: 0.0, 2: 1.0}
+    rows = [json.loads(line) for line in (folder / ROWS).read_text().splitlines()]
+    for row in rows:
+        row["metrics"]["score"] += shift[row["seed"]]
+    (folder / ROWS).write_text("".join(json.dumps(row) + "\n" for row in rows))
+    shared = describe(Table.read(folder))
+    effect = shared["objective_seed_effect"]
+    assert effect["residual_noise_std"] == pytest.approx(plain["residual_noise_std"], rel=1e-6)
+    assert effect["seed_effect_std"] == pytest.approx(1.0, abs=0.15)
+    assert shared["objective_seed_noise_std"] > 2 * effect["residual_noise_std"]
 
 
 def test_bad_imports_write_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -116,6 +116,29 @@ def condition_effects(table: Table) -> dict[str, dict[str, float | int | None]]:
             for pair, d in sorted(differences.items())}
 
 
+def seed_effect(table: Table) -> dict[str, float | int] | None:
+    """The objective's seed noise split into what a seed does to every arch alike and what is
+    left to each arch, over the archs measured at every seed ``0..K-1`` (a two-way layout).
+
+    Where a seed is a condition all archs share (the same bootstrap resample of dev, say, in a
+    table of the ``supernet`` benchmark with ``bootstrap``), most of a score's seed noise moves
+    every arch together and cancels in a comparison: the residual, not the seed noise, is the
+    noise of a ranking. Where seeds are independent per arch (training seeds), the seed effect
+    is near zero and the residual is the seed noise. ``None`` with fewer than 3 such archs."""
+    objective = table.meta.metrics[0].name
+    values: dict[str, dict[int, float]] = {}
+    for row in table.rows:
+        if row.measured:
+            values.setdefault(row.arch_id, {})[row.seed] = row.metrics[objective]
+    seeds = max((len(v) for v in values.values()), default=0)
+    full = np.array([[v[s] for s in range(seeds)] for v in values.values() if set(v) == set(range(seeds))])
+    if seeds < 2 or len(full) < 3:
+        return None
+    residual = full - full.mean(axis=1, keepdims=True) - full.mean(axis=0, keepdims=True) + full.mean()
+    return {"archs": len(full), "seeds": seeds, "seed_effect_std": float(np.std(full.mean(axis=0), ddof=1)),
+            "residual_noise_std": float(np.sqrt((residual ** 2).sum() / ((len(full) - 1) * (seeds - 1))))}
+
+
 def timed_on(table: Table) -> dict[str, int]:
     """Rows by the machine that measured their timed metrics (``unrecorded`` for rows that do
     not say); empty for a table with no timed metric."""
@@ -128,7 +151,7 @@ def timed_on(table: Table) -> dict[str, int]:
 def describe(table: Table) -> dict[str, Any]:
     """Everything ``bench info`` prints about ``table``, as JSON-ready values: size, seeds,
     the objective's spread and seed noise, :func:`signal_to_noise`, :func:`noise_by_split`,
-    :func:`measured_with`, :func:`condition_effects`, :func:`timed_on`, and the stored
+    :func:`seed_effect`, :func:`measured_with`, :func:`condition_effects`, :func:`timed_on`, and the stored
     surrogate's fidelity."""
     by_arch = table.by_arch()
     objective = table.meta.metrics[0].name
@@ -152,6 +175,7 @@ def describe(table: Table) -> dict[str, Any]:
         "objective_arch_signal_std": signal_level(by_seed),
         "signal_to_noise": signal_to_noise(table),
         "objective_noise_by_split": noise_by_split(table),
+        "objective_seed_effect": seed_effect(table),
         "measured_seconds": float(sum(r.cost_seconds for r in table.rows)),
         "measured_with": measured_with(table),
         "condition_effects": condition_effects(table),
