@@ -86,7 +86,8 @@ def plan(space: Space, n: int, seeds: int, repeated: int | None, sample_seed: in
     count = n if repeated is None else repeated
     spread = {j * n // count for j in range(count)} if count else set()
     jobs = [(i, arch, seed) for i, arch in enumerate(chosen) for seed in (range(seeds) if i in spread else [0])]
-    extra = [(arch, 0) for arch in given if arch not in set(chosen)]
+    planned = set(chosen)
+    extra = [(arch, 0) for arch in given if arch not in planned]
     cut = sum(1 for i, _, _ in jobs if i < presets)
     return [(arch, seed) for _, arch, seed in jobs[:cut]] + extra + [(arch, seed) for _, arch, seed in jobs[cut:]]
 
