@@ -35,6 +35,40 @@ def test_grid_skips_what_cannot_work_and_runs_the_rest(tmp_path: Path, capsys: p
         assert len(store.cells()) == 6 and store.count_trials() == 72
 
 
+def test_a_strategy_runs_as_several_variants_each_its_own_cells(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "variants.sqlite"
+    strategies = "rs, es(population=4, sample_size=2), es(sample_size=2,population=8), es, es(population=50)"
+    assert main(sweep(path, "--strategies", strategies, "--seeds", "2", "--budget", "6", "--json")) == 0
+    report = json.loads(capsys.readouterr().out)
+    # es(population=50) is es with its defaults: one variant, run once
+    assert [(r["strategy"], r["cells"]) for r in report["rows"]] == [
+        ("rs", 2), ("es(population=4, sample_size=2)", 2), ("es(sample_size=2, population=8)", 2), ("es", 2)]
+    with Store.open(path) as store:
+        populations = sorted(c.key["strategy"]["options"]["population"] for c in store.cells()
+                             if c.key["strategy"]["name"] == "es")
+    assert populations == [4, 4, 8, 8, 50, 50]
+
+
+@pytest.mark.parametrize(("strategies", "message"), [
+    ("es(population=x)", "population"),
+    ("es(population=4", "missing ')'"),
+    ("es(population=4) x", "must end with ')'"),
+    ("es(population=4, sample_size=[2)", "unbalanced ')' (expected ']')"),
+    ("es(population)", "takes KEY=VALUE"),
+    ("es(sample_size=90)", "sample_size must be between 1 and population"),
+    ("es(nope=1)", "nope"),
+    ("(population=4)", "no strategy name"),
+    ("rs,bogus(x=1)", "unknown strategy 'bogus'"),
+])
+def test_a_bad_variant_is_one_line_and_exit_2_before_anything_runs(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], strategies: str, message: str) -> None:
+    assert main(sweep(tmp_path / "s.sqlite", "--strategies", strategies, "--seeds", "1", "--budget", "2")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "s.sqlite").exists()
+
+
 def test_incompatible_combinations_are_listed_with_the_reason(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     code = main(sweep(tmp_path / "s.sqlite", "--strategies", "rs,gp-bo", "--encodings", "onehot,bogus",

@@ -1,4 +1,4 @@
-"""``nasbench-txf list [KIND] [--json]``: every registered plugin, and the ones that failed."""
+"""``nasbench-txf list [KIND] [--json]``: every registered plugin, the ones not installed, and the\nones that failed."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def handle(args: argparse.Namespace) -> int:
                 "source": info.source,
                 "target": info.target,
                 "loaded": info.cls is not None,
+                "status": info.status,
                 "error": info.error,
                 "options": options_help(info.cls.Options) if info.cls is not None else [],
             }

@@ -20,6 +20,7 @@ from nasbench_txf.run.runner import CellSummary, run_cells
 from nasbench_txf.run.simulation import Simulation
 from nasbench_txf.run.sweep import SweepRequest, claim_store, plan
 from nasbench_txf.run.trials import Budget
+from nasbench_txf.run.variants import Variant
 
 
 def register(sub: Any) -> None:
@@ -27,7 +28,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--space", required=True, help="design space")
     parser.add_argument("--benchmark", default=DEFAULT_BENCHMARK, help=f"benchmark (default: {DEFAULT_BENCHMARK})")
     parser.add_argument("--task", help="task of the benchmark (default: the benchmark's own)")
-    parser.add_argument("--strategies", default="all", help="comma-separated strategies, or all (default)")
+    parser.add_argument("--strategies", default="all",
+                        help="comma-separated strategies, all (default), or variants with options: "
+                             "'all,optuna(sampler=cmaes),es(population=50)'")
     parser.add_argument("--encodings", default="all",
                         help="comma-separated encodings, or all (default); used by strategies that need one")
     parser.add_argument("--seeds", type=int, default=10, metavar="N", help="seeds 0..N-1 per combination (default 10)")
@@ -89,7 +92,7 @@ def report(store: Path, cells: list[Any], summaries: list[CellSummary], seconds:
            skipped: list[dict[str, Any]]) -> None:
     groups: dict[tuple[str, str | None], list[CellSummary]] = defaultdict(list)
     for cell, summary in zip(cells, summaries, strict=True):
-        groups[(cell.strategy, cell.encoding)].append(summary)
+        groups[(Variant(cell.strategy, dict(cell.strategy_options)).label, cell.encoding)].append(summary)
     rows = []
     for (strategy, encoding), found in groups.items():
         best = [s.best_value for s in found if s.best_value is not None]

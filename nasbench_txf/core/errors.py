@@ -35,5 +35,10 @@ class PluginLoadError(UserError):
     """A plugin whose entry point failed to import or is not of the expected kind."""
 
 
+class MissingDependencyError(UserError):
+    """An optional library that is not installed (or does not import here). Raised at a
+    plugin's import, the registry lists the plugin as not installed instead of broken."""
+
+
 class DataError(UserError):
     """Task data that cannot be used: a missing file or column, a malformed row, a bad label."""

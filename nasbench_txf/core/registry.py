@@ -18,7 +18,12 @@ from typing import Any, Literal
 
 from nasbench_txf.core.benchmark import Benchmark
 from nasbench_txf.core.encoding import Encoding
-from nasbench_txf.core.errors import IncompatibleError, PluginLoadError, UnknownNameError
+from nasbench_txf.core.errors import (
+    IncompatibleError,
+    MissingDependencyError,
+    PluginLoadError,
+    UnknownNameError,
+)
 from nasbench_txf.core.plugin import Plugin
 from nasbench_txf.core.space import Space
 from nasbench_txf.core.strategy import Strategy
@@ -49,10 +54,17 @@ class PluginInfo:
     target: str
     cls: type[Plugin] | None
     error: str | None
+    #: the error is a missing optional library, not a broken plugin
+    missing: bool = False
+
+    @property
+    def status(self) -> str:
+        """``loaded``, ``not installed`` (an optional library is missing) or ``failed to load``."""
+        return "loaded" if self.cls is not None else "not installed" if self.missing else "failed to load"
 
     @property
     def description(self) -> str:
-        return self.cls.description() if self.cls is not None else f"failed to load: {self.error}"
+        return self.cls.description() if self.cls is not None else f"{self.status}: {self.error}"
 
 
 def _source(ep: EntryPoint) -> str:
@@ -93,6 +105,8 @@ class Registry:
     def get(self, name: str) -> type[Plugin]:
         """The plugin class, or a one-line error naming the known plugins."""
         info = self.info(name)
+        if info.missing:
+            raise MissingDependencyError(str(info.error))
         if info.cls is None:
             raise PluginLoadError(
                 f"{SINGULAR[self.kind]} plugin {name!r} ({info.source}) failed to load: {info.error}"
@@ -117,6 +131,8 @@ class Registry:
                               f"the name is registered by more than one package: {others}")
         try:
             obj = ep.load()
+        except MissingDependencyError as exc:
+            return PluginInfo(self.kind, name, source, target, None, str(exc), missing=True)
         except Exception as exc:  # a broken plugin must not take the others down
             where = traceback.extract_tb(exc.__traceback__)[-1]
             error = f"{type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"

@@ -22,6 +22,7 @@ from nasbench_txf.core.registry import get_encoding, get_strategy, open_benchmar
 from nasbench_txf.run.cell import CellSpec, incompatibility
 from nasbench_txf.run.simulation import Simulation
 from nasbench_txf.run.store import Store
+from nasbench_txf.run.variants import Variant, parse_strategies
 
 #: the store's meta entry holding the sweep's identity
 SWEEP_META = "sweep"
@@ -29,7 +30,8 @@ SWEEP_META = "sweep"
 
 @dataclass(frozen=True)
 class SweepRequest:
-    """A sweep as asked for: names as given (``all`` expands to every loadable plugin)."""
+    """A sweep as asked for: names as given (``all`` expands to every loadable plugin;
+    a strategy may be a variant with options, ``optuna(sampler=cmaes)``)."""
 
     space: str
     benchmark: str
@@ -64,12 +66,13 @@ class SweepPlan:
 
 
 def expand(names: str, kind: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """``all`` or a comma-separated list → (loadable names, [(name, load error)])."""
+    """``all`` or a comma-separated list → (loadable names, [(name, why not)]): ``all`` leaves
+    out the plugins that are not installed or fail to load, and says why."""
     reg = registry(kind)  # type: ignore[arg-type]
     if names.strip() == "all":
         infos = reg.infos()
         return ([i.name for i in infos if i.cls is not None],
-                [(i.name, str(i.error)) for i in infos if i.cls is None])
+                [(i.name, f"{i.status}: {i.error}") for i in infos if i.cls is None])
     chosen = [n.strip() for n in names.split(",") if n.strip()]
     if not chosen:
         raise UserError(f"no {kind} named: give a comma-separated list or 'all'")
@@ -78,19 +81,39 @@ def expand(names: str, kind: str) -> tuple[list[str], list[tuple[str, str]]]:
     return list(dict.fromkeys(chosen)), []
 
 
+def expand_strategies(text: str) -> tuple[list[Variant], list[tuple[str, str]]]:
+    """``--strategies`` → (the variants to run, [(strategy, why not)]): ``all`` is every
+    loadable strategy with its defaults; a named variant's options are checked now; two
+    spellings of one setting (``optuna`` and ``optuna(sampler=tpe)``) run once."""
+    variants: list[Variant] = []
+    left_out: list[tuple[str, str]] = []
+    for entry in parse_strategies(text):
+        if entry.name == "all" and not entry.options:
+            names, broken = expand("all", "strategies")
+            variants += [Variant(name) for name in names]
+            left_out += broken
+        else:
+            variants.append(entry)
+    unique: dict[tuple[str, str], Variant] = {}
+    for variant in variants:  # an unknown name or a bad option raises here, in one line
+        made = get_strategy(variant.name).make_options(dict(variant.options))
+        unique.setdefault((variant.name, canonical_json(options_dict(made))), variant)
+    return list(unique.values()), left_out
+
+
 def plan(request: SweepRequest, budget_key: Mapping[str, Any]) -> SweepPlan:
     """The cells of the grid and the combinations skipped; an empty grid is an error."""
     benchmark = open_benchmark(request.space, request.space_options, request.benchmark, request.task,
                                request.benchmark_options)
     space = benchmark.space
     search_space = benchmark.search_space()
-    strategies, broken = expand(request.strategies, "strategies")
+    strategies, broken = expand_strategies(request.strategies)
     encodings, broken_encodings = expand(request.encodings, "encodings") if request.encodings else ([], [])
-    skipped = [Skipped(name, None, f"plugin failed to load: {error}") for name, error in broken]
-    skipped += [Skipped("*", name, f"plugin failed to load: {error}") for name, error in broken_encodings]
-    combos: list[tuple[str, str | None]] = []
-    for name in strategies:
-        cls = get_strategy(name)
+    skipped = [Skipped(name, None, why) for name, why in broken]
+    skipped += [Skipped("*", name, why) for name, why in broken_encodings]
+    combos: list[tuple[Variant, str | None]] = []
+    for variant in strategies:
+        cls = get_strategy(variant.name)
         if not cls.requires.encoding:
             candidates: list[str | None] = [None]
         elif encodings:
@@ -100,16 +123,17 @@ def plan(request: SweepRequest, budget_key: Mapping[str, Any]) -> SweepPlan:
         for encoding in candidates:
             enc_cls = get_encoding(encoding) if encoding else None
             if reason := incompatibility(cls, search_space, enc_cls, benchmark):
-                skipped.append(Skipped(name, encoding, reason))
+                skipped.append(Skipped(variant.label, encoding, reason))
             else:
-                combos.append((name, encoding))
+                combos.append((variant, encoding))
     if not combos:
         reasons = "; ".join(f"{s.label}: {s.reason}" for s in skipped) or "nothing was asked for"
         raise UserError(f"the sweep's grid is empty after filtering ({reasons})")
-    cells = [CellSpec(space=request.space, strategy=name, benchmark=request.benchmark, seed=seed,
+    cells = [CellSpec(space=request.space, strategy=variant.name, benchmark=request.benchmark, seed=seed,
                       encoding=encoding, task=request.task, space_options=request.space_options,
-                      benchmark_options=request.benchmark_options, simulation=request.simulation)
-             for name, encoding in combos for seed in request.seeds]
+                      strategy_options=variant.options, benchmark_options=request.benchmark_options,
+                      simulation=request.simulation)
+             for variant, encoding in combos for seed in request.seeds]
     key = {
         "space": space.key(),
         "benchmark": {"name": benchmark.name, "task": benchmark.task, "options": options_dict(benchmark.options)},

@@ -54,7 +54,13 @@ from sklearn.model_selection import KFold
 
 from nasbench_txf.core.arch import Arch
 from nasbench_txf.core.decisions import DecisionOneHot
-from nasbench_txf.core.errors import DataError, OptionError, PluginLoadError, UnknownNameError
+from nasbench_txf.core.errors import (
+    DataError,
+    MissingDependencyError,
+    OptionError,
+    PluginLoadError,
+    UnknownNameError,
+)
 from nasbench_txf.core.registry import get_benchmark
 from nasbench_txf.core.safe_json import parse
 from nasbench_txf.core.space import Space
@@ -161,7 +167,7 @@ def out_of_fold(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 #: why the benchmark that measured a table cannot count here: not installed, failing to
 #: load, or an older recipe's options it no longer takes
-COUNTING_ERRORS = (UnknownNameError, PluginLoadError, OptionError)
+COUNTING_ERRORS = (UnknownNameError, PluginLoadError, MissingDependencyError, OptionError)
 
 
 def card_metrics(table_meta: dict[str, Any], space: Space) -> dict[str, Callable[[Arch], float]]:
