@@ -33,7 +33,7 @@ def test_the_shipped_space_is_minilm_on_sst2_and_its_table_answers_for_it(space)
     assert table.folder.name == "eftnas-sst2" and table.meta.space == space.key()
     assert table.meta.source["benchmark"] == "supernet" and table.meta.source["options"]["bootstrap"] is False
     archs = table.by_arch()
-    assert len(archs) >= 600 and {row.seed for row in table.rows} == {0}  # one deterministic score per card
+    assert len(archs) >= 2500 and {row.seed for row in table.rows} == {0}  # one deterministic score per card
     for rows in list(archs.values())[:50]:
         assert space.supernet_costs(space.arch(rows[0].card))["macs"] == rows[0].metrics["macs"]
     largest = archs[space.resolve("largest").id][0].metrics
