@@ -15,9 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nasbench_txf.core.errors import UserError
-from nasbench_txf.core.options import options_dict
-from nasbench_txf.core.registry import get_strategy
+from nasbench_txf.run.variants import option_changes
 
 from . import hypervolume
 from .collect import RowKey, Run, RunTable
@@ -143,15 +141,9 @@ def _mark_leader(frame: pd.DataFrame, ordered: list[Curves]) -> None:
 
 
 def _option_changes(row: RowKey, show_simulation: bool) -> str:
-    """The strategy's options that differ from its defaults (all of them if it is not
-    installed), and the simulation where the table's rows do not share one."""
-    given = json.loads(row.strategy_options)
-    try:
-        defaults = options_dict(get_strategy(row.strategy).make_options())
-    except UserError:
-        defaults = {}
-    changed = {k: v for k, v in given.items() if defaults.get(k) != v}
-    parts = [f"{k}={v}" for k, v in sorted(changed.items())]
+    """The strategy's options that differ from its defaults, and the simulation where the
+    table's rows do not share one."""
+    parts = option_changes(row.strategy, json.loads(row.strategy_options))
     if show_simulation and row.simulation:
         parts.append(f"simulation={row.simulation}")
     return ", ".join(parts)

@@ -28,6 +28,7 @@ from nasbench_txf.core.registry import get_strategy, open_benchmark
 from nasbench_txf.core.result import Metric
 from nasbench_txf.run.cell import CellSpec, open_cell
 from nasbench_txf.run.store import CellRow, Store, TrialRow
+from nasbench_txf.run.variants import variant_label
 
 
 @dataclass(frozen=True, order=True)
@@ -71,7 +72,9 @@ class RowKey:
 
     @property
     def name(self) -> str:
-        return f"{self.strategy}+{self.encoding}" if self.encoding else self.strategy
+        """The strategy (with the options that differ from its defaults) and the encoding."""
+        label = variant_label(self.strategy, json.loads(self.strategy_options))
+        return f"{label}+{self.encoding}" if self.encoding else label
 
 
 @dataclass

@@ -28,7 +28,6 @@ class NNIAnneal(NNITuner):
     """NNI's Anneal tuner [NNI21] (hyperopt's annealing) over the decision vector."""
 
     name = "nni-anneal"
-    nni_class = "nni.algorithms.hpo.hyperopt_tuner:HyperoptTuner"
 
     def make_tuner(self, seed: int) -> Any:
         return hyperopt_tuner.HyperoptTuner("anneal", optimize_mode="maximize")

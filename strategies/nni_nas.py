@@ -45,7 +45,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from nasbench_txf.core.arch import Arch
 from nasbench_txf.core.options import option
@@ -220,9 +220,6 @@ def _thread_main(bridge: Bridge, strategy: Any, model_space: Any) -> None:
 class NNINASStrategy(Strategy):
     """Base of the adapters of NNI's NAS strategies: :meth:`make_strategy` builds the seeded one."""
 
-    #: the NNI class adapted, for the docs (``module:Class``)
-    nni_class: ClassVar[str] = ""
-
     def make_strategy(self, seed: int) -> Any:
         raise NotImplementedError
 
@@ -293,7 +290,6 @@ class NNIRegularizedEvolution(NNINASStrategy):
 
     name = "nni-nas-evolution"
     Options = RegularizedEvolutionOptions
-    nni_class = "nni.nas.strategy:RegularizedEvolution"
 
     def make_strategy(self, seed: int) -> Any:
         o = self.options

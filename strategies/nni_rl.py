@@ -43,7 +43,6 @@ class NNIPolicyBasedRL(NNINASStrategy):
 
     name = "nni-nas-rl"
     Options = PolicyBasedRLOptions
-    nni_class = "nni.nas.strategy:PolicyBasedRL"
 
     def make_strategy(self, seed: int) -> Any:
         o = self.options

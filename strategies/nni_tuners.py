@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -60,12 +60,8 @@ gridsearch_tuner = import_nni("nni.algorithms.hpo.gridsearch_tuner")
 gp_tuner = import_nni("nni.algorithms.hpo.gp_tuner")
 
 
-
 class NNITuner(Strategy):
     """Base of the NNI tuner adapters: :meth:`make_tuner` builds the seeded tuner."""
-
-    #: the NNI class adapted, for the docs (``module:Class``)
-    nni_class: ClassVar[str] = ""
 
     def make_tuner(self, seed: int) -> Any:
         """The NNI tuner, maximising, seeded with ``seed`` where its constructor takes a seed."""
@@ -168,7 +164,6 @@ class NNITPE(NNITuner):
 
     name = "nni-tpe"
     Options = TPEOptions
-    nni_class = "nni.algorithms.hpo.tpe_tuner:TpeTuner"
 
     def make_tuner(self, seed: int) -> Any:
         o = self.options
@@ -194,7 +189,6 @@ class NNIEvolution(NNITuner):
 
     name = "nni-evolution"
     Options = EvolutionOptions
-    nni_class = "nni.algorithms.hpo.evolution_tuner:EvolutionTuner"
 
     def make_tuner(self, seed: int) -> Any:
         return evolution_tuner.EvolutionTuner(optimize_mode="maximize", population_size=self.options.population_size)
@@ -212,7 +206,6 @@ class NNIRandom(NNITuner):
     """NNI's Random tuner [NNI21]: uniform over the decision vector."""
 
     name = "nni-random"
-    nni_class = "nni.algorithms.hpo.random_tuner:RandomTuner"
 
     def make_tuner(self, seed: int) -> Any:
         return random_tuner.RandomTuner(seed=seed)
@@ -222,7 +215,6 @@ class NNIGridSearch(NNITuner):
     """NNI's GridSearch tuner [NNI21]: every decision vector in order; the same trials for every seed."""
 
     name = "nni-gridsearch"
-    nni_class = "nni.algorithms.hpo.gridsearch_tuner:GridSearchTuner"
 
     def make_tuner(self, seed: int) -> Any:
         return gridsearch_tuner.GridSearchTuner()
@@ -275,7 +267,6 @@ class NNIGP(NNITuner):
 
     name = "nni-gp"
     Options = GPOptions
-    nni_class = "nni.algorithms.hpo.gp_tuner:GPTuner"
 
     def make_tuner(self, seed: int) -> Any:
         o = self.options

@@ -59,8 +59,8 @@ class Proposals(Generic[Handle]):
                 return arch, handle
             if arch in self.known:  # asked before: answered from its result, and the optimiser asked again
                 answer(handle, self.known[arch])
-            else:  # still being evaluated: answered when its result arrives
-                self.waiting[arch].append(handle)
+            else:  # still being evaluated (a random arch has no handle yet): answered when its result arrives
+                self.waiting.setdefault(arch, []).append(handle)
             if vector in proposed:  # the same vector again, after its answer: the optimiser is stuck
                 break
             proposed.add(vector)

@@ -43,11 +43,33 @@ def test_a_strategy_runs_as_several_variants_each_its_own_cells(tmp_path: Path,
     report = json.loads(capsys.readouterr().out)
     # es(population=50) is es with its defaults: one variant, run once
     assert [(r["strategy"], r["cells"]) for r in report["rows"]] == [
-        ("rs", 2), ("es(population=4, sample_size=2)", 2), ("es(sample_size=2, population=8)", 2), ("es", 2)]
+        ("rs", 2), ("es(population=4, sample_size=2)", 2), ("es(population=8, sample_size=2)", 2), ("es", 2)]
     with Store.open(path) as store:
         populations = sorted(c.key["strategy"]["options"]["population"] for c in store.cells()
                              if c.key["strategy"]["name"] == "es")
     assert populations == [4, 4, 8, 8, 50, 50]
+    assert main(["leaderboard", "show", str(path), "--json"]) == 0  # each variant its own leaderboard row
+    shown = json.loads(capsys.readouterr().out)
+    rows = [r["row"] for table in shown for r in table["rows"]] if isinstance(shown, list) else None
+    assert rows is not None and sorted(rows) == sorted(
+        ["rs", "es(population=4, sample_size=2)", "es(population=8, sample_size=2)", "es"]), shown
+
+
+def test_a_variant_the_benchmark_cannot_serve_is_skipped_before_the_store_is_claimed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("optuna")
+    # toy-quadratic reports score and size: no metric named nope to optimise against
+    assert main(sweep(tmp_path / "alone.sqlite", "--strategies", "optuna(against=nope)", "--seeds", "1",
+                      "--budget", "2")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "grid is empty" in err[0] and "cost metrics among size" in err[0], err
+    assert not (tmp_path / "alone.sqlite").exists()
+    strategies = "rs, optuna(against='size,nope'), optuna(against=size)"
+    assert main(sweep(tmp_path / "s.sqlite", "--strategies", strategies, "--seeds", "1", "--budget", "2",
+                      "--json")) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["strategy"] for r in report["rows"]] == ["rs", "optuna(against=size)"]
+    assert [s["strategy"] for s in report["skipped"]] == ["optuna(against=size,nope)"]
 
 
 @pytest.mark.parametrize(("strategies", "message"), [

@@ -20,7 +20,7 @@ from nasbench_txf.run.runner import CellSummary, run_cells
 from nasbench_txf.run.simulation import Simulation
 from nasbench_txf.run.sweep import SweepRequest, claim_store, plan
 from nasbench_txf.run.trials import Budget
-from nasbench_txf.run.variants import Variant
+from nasbench_txf.run.variants import variant_label
 
 
 def register(sub: Any) -> None:
@@ -92,7 +92,7 @@ def report(store: Path, cells: list[Any], summaries: list[CellSummary], seconds:
            skipped: list[dict[str, Any]]) -> None:
     groups: dict[tuple[str, str | None], list[CellSummary]] = defaultdict(list)
     for cell, summary in zip(cells, summaries, strict=True):
-        groups[(Variant(cell.strategy, dict(cell.strategy_options)).label, cell.encoding)].append(summary)
+        groups[(variant_label(cell.strategy, cell.strategy_options), cell.encoding)].append(summary)
     rows = []
     for (strategy, encoding), found in groups.items():
         best = [s.best_value for s in found if s.best_value is not None]

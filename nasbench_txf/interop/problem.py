@@ -25,6 +25,7 @@ adapter needs one, with one clear error where it is missing.
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -190,7 +191,7 @@ class BenchmarkProblem:
         """The values of :attr:`metrics` in ``result``; ``None`` for a failed result or one
         whose values are missing or not finite."""
         values = [result.value(m.name) for m in self.metrics]
-        if any(v is None for v in values):
+        if any(v is None or not math.isfinite(v) for v in values):
             return None
         return tuple(float(v) for v in values)  # type: ignore[arg-type]
 

@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from nasbench_txf.core.arch import canonical_json
-from nasbench_txf.core.errors import StoreError, UserError
+from nasbench_txf.core.benchmark import Benchmark
+from nasbench_txf.core.encoding import Encoding
+from nasbench_txf.core.errors import IncompatibleError, StoreError, UserError
 from nasbench_txf.core.options import options_dict
 from nasbench_txf.core.registry import get_encoding, get_strategy, open_benchmark, registry
 from nasbench_txf.run.cell import CellSpec, incompatibility
 from nasbench_txf.run.simulation import Simulation
 from nasbench_txf.run.store import Store
-from nasbench_txf.run.variants import Variant, parse_strategies
+from nasbench_txf.run.variants import Variant, parse_strategies, variant_label
 
 #: the store's meta entry holding the sweep's identity
 SWEEP_META = "sweep"
@@ -102,13 +104,20 @@ def expand_strategies(text: str) -> tuple[list[Variant], list[tuple[str, str]]]:
 
 
 def plan(request: SweepRequest, budget_key: Mapping[str, Any]) -> SweepPlan:
-    """The cells of the grid and the combinations skipped; an empty grid is an error."""
+    """The cells of the grid and the combinations skipped; an empty grid is an error.
+
+    Names and options are checked before the benchmark loads (a typo should not wait for a
+    surrogate); each combination is then set up once, so that options the benchmark cannot
+    serve (``optuna(against=auto)`` on a one-metric benchmark) are skipped with the reason
+    before the store is claimed.
+    """
+    strategies, broken = expand_strategies(request.strategies)
+    encodings, broken_encodings = expand(request.encodings, "encodings") if request.encodings else ([], [])
     benchmark = open_benchmark(request.space, request.space_options, request.benchmark, request.task,
                                request.benchmark_options)
     space = benchmark.space
     search_space = benchmark.search_space()
-    strategies, broken = expand_strategies(request.strategies)
-    encodings, broken_encodings = expand(request.encodings, "encodings") if request.encodings else ([], [])
+    fitted: dict[str, Encoding] = {}
     skipped = [Skipped(name, None, why) for name, why in broken]
     skipped += [Skipped("*", name, why) for name, why in broken_encodings]
     combos: list[tuple[Variant, str | None]] = []
@@ -122,8 +131,9 @@ def plan(request: SweepRequest, budget_key: Mapping[str, Any]) -> SweepPlan:
             candidates = [cls.default_encoding]
         for encoding in candidates:
             enc_cls = get_encoding(encoding) if encoding else None
-            if reason := incompatibility(cls, search_space, enc_cls, benchmark):
-                skipped.append(Skipped(variant.label, encoding, reason))
+            if reason := (incompatibility(cls, search_space, enc_cls, benchmark)
+                          or _refusal(variant, encoding, benchmark, fitted)):
+                skipped.append(Skipped(variant_label(variant.name, variant.options), encoding, reason))
             else:
                 combos.append((variant, encoding))
     if not combos:
@@ -141,6 +151,23 @@ def plan(request: SweepRequest, budget_key: Mapping[str, Any]) -> SweepPlan:
         "simulation": asdict(request.simulation),
     }
     return SweepPlan(cells, skipped, key)
+
+
+def _refusal(variant: Variant, encoding: str | None, benchmark: Benchmark, fitted: dict[str, Encoding]) -> str | None:
+    """Why the strategy, set up with these options on this benchmark, refuses it (or ``None``);
+    ``fitted`` keeps the encodings fitted so far, one per name."""
+    cls = get_strategy(variant.name)
+    search_space = benchmark.search_space()
+    if encoding is not None and encoding not in fitted:
+        enc_cls = get_encoding(encoding)
+        fitted[encoding] = enc_cls(search_space, enc_cls.make_options({}))
+        fitted[encoding].fit()
+    try:
+        cls(search_space, objective=benchmark.objective, metrics=benchmark.metrics, seed=0,
+            encoding=fitted.get(encoding) if encoding else None, options=cls.make_options(dict(variant.options)))
+    except IncompatibleError as exc:
+        return str(exc)
+    return None
 
 
 def claim_store(path: Path, key: Mapping[str, Any], command: str) -> None:

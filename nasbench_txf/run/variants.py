@@ -3,16 +3,20 @@
 One sweep compares a strategy under several settings (two Optuna samplers, an evolution with
 two population sizes) on the same terms, so each entry of ``--strategies`` may carry options in
 parentheses, ``name(key=value, key=value)``, given as ``--strategy-opt`` would give them. A value
-may itself hold commas inside brackets, braces or quotes (a JSON object, a list), so the list is
-split at top-level commas only; ``str.split`` and ``shlex`` cannot tell those apart.
+may itself hold commas inside brackets, braces or quotes (a JSON object, a list, a quoted
+``'macs,params'``), so the list is split at top-level commas only, and one pair of quotes
+around a whole value is removed; ``str.split`` and ``shlex`` cannot tell those apart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from nasbench_txf.core.errors import OptionError, UserError
-from nasbench_txf.core.options import split_pairs
+from nasbench_txf.core.options import options_dict, split_pairs
+from nasbench_txf.core.registry import get_strategy
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _QUOTES = {'"', "'"}
@@ -25,20 +29,16 @@ class Variant:
     name: str
     options: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def label(self) -> str:
-        """How the entry is written: ``name`` or ``name(key=value, …)``."""
-        if not self.options:
-            return self.name
-        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.options.items())})"
-
 
 def split_top_level(text: str, what: str) -> list[str]:
     """``text`` split at the commas outside brackets, braces, parentheses and quotes; an
     unbalanced bracket or quote is an :class:`OptionError` naming ``what``."""
-    parts, current, closing, quote = [], [], [], None
+    parts, current, closing, quote, escaped = [], [], [], None, False
     for char in text:
-        if quote is not None:
+        if escaped:  # the character after a backslash, inside quotes: taken as it is
+            escaped = False
+        elif quote is not None:
+            escaped = char == "\\"
             quote = None if char == quote else quote
         elif char in _QUOTES:
             quote = char
@@ -71,7 +71,16 @@ def parse_variant(text: str) -> Variant:
     if not rest.rstrip().endswith(")"):
         raise OptionError(f"--strategies: {text!r} must end with ')' (write name(key=value, key=value))")
     inner = rest.rstrip()[:-1]
-    return Variant(name, split_pairs(split_top_level(inner, f"--strategies {name}"), f"--strategies {name}(…)"))
+    pairs = split_pairs(split_top_level(inner, f"--strategies {name}"), f"--strategies {name}(…)")
+    return Variant(name, {key: _unquoted(value) for key, value in pairs.items()})
+
+
+def _unquoted(value: str) -> str:
+    """A value without one pair of enclosing quotes: ``against='macs,params'`` gives
+    ``macs,params`` (quotes group a value that holds commas)."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in _QUOTES:
+        return value[1:-1]
+    return value
 
 
 def parse_strategies(text: str) -> list[Variant]:
@@ -81,3 +90,25 @@ def parse_strategies(text: str) -> list[Variant]:
         raise UserError("no strategies named: give a comma-separated list, 'all', or name(key=value, …)")
     return variants
 
+
+
+def option_changes(strategy: str, options: Mapping[str, Any]) -> list[str]:
+    """``key=value`` for each option that differs from the strategy's defaults, sorted (all
+    the options given, if the strategy is not installed here)."""
+    try:
+        cls = get_strategy(strategy)
+        made, defaults = options_dict(cls.make_options(dict(options))), options_dict(cls.make_options())
+    except UserError:
+        made, defaults = dict(options), {}
+    return [f"{k}={_shown(v)}" for k, v in sorted(made.items()) if k not in defaults or defaults[k] != v]
+
+
+def variant_label(strategy: str, options: Mapping[str, Any]) -> str:
+    """``strategy``, or ``strategy(key=value, …)`` with its :func:`option_changes`: one name per
+    setting however it was spelled, for sweep reports and leaderboard rows alike."""
+    changes = option_changes(strategy, options)
+    return f"{strategy}({', '.join(changes)})" if changes else strategy
+
+
+def _shown(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
