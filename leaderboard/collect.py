@@ -26,6 +26,7 @@ from nasbench_txf.core.benchmark import Benchmark
 from nasbench_txf.core.errors import StoreError, UserError
 from nasbench_txf.core.registry import get_strategy, open_benchmark
 from nasbench_txf.core.result import Metric
+from nasbench_txf.core.strategy import optimises_several
 from nasbench_txf.run.cell import CellSpec, open_cell
 from nasbench_txf.run.store import CellRow, Store, TrialRow
 from nasbench_txf.run.variants import variant_label
@@ -261,7 +262,8 @@ def _pareto_objectives(members: list[tuple[CellRow, list[TrialRow]]], notes: lis
     for cell, _ in members:
         key = cell.key
         try:
-            if not get_strategy(key["strategy"]["name"]).requires.multi_objective:
+            cls = get_strategy(key["strategy"]["name"])
+            if not optimises_several(cls, cls.make_options(dict(key["strategy"]["options"]))):
                 continue
             enc = key.get("encoding")
             opened = open_cell(CellSpec(

@@ -6,6 +6,7 @@ intervals); the time axis is each run's simulated clock.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,10 +21,11 @@ from scipy import stats
 
 from nasbench_txf.core.errors import UserError
 from nasbench_txf.core.registry import get_strategy
+from nasbench_txf.core.strategy import optimises_several
 
 from . import hypervolume
 from .aggregate import curves
-from .collect import Run, RunTable
+from .collect import RowKey, Run, RunTable
 from .stats import LEVEL
 
 #: the row every Pareto plot shows beside the multi-objective ones
@@ -120,7 +122,7 @@ def pareto(table: RunTable, path: Path) -> Path:
     fig, ax = _figure(table.key.title, objectives[1].name, objectives[0].name)
     scale = hypervolume.Scale(table.runs, table.pareto_objectives)
     for row, runs in table.rows().items():
-        if not (row.strategy == BASELINE or _multi_objective(row.strategy)):
+        if not (row.strategy == BASELINE or shows_front(row)):
             continue
         volumes = [hypervolume.curve(r, table.pareto_objectives, scale)[table.horizon - 1] for r in runs]
         median_run = runs[int(np.argsort(volumes)[len(volumes) // 2])]
@@ -134,9 +136,11 @@ def pareto(table: RunTable, path: Path) -> Path:
     return _save(fig, path)
 
 
-def _multi_objective(strategy: str) -> bool:
+def shows_front(row: RowKey) -> bool:
+    """Whether the row optimises several objectives (its Pareto front is drawn)."""
     try:
-        return get_strategy(strategy).requires.multi_objective
+        cls = get_strategy(row.strategy)
+        return optimises_several(cls, cls.make_options(json.loads(row.strategy_options)))
     except UserError:
         return False
 

@@ -233,13 +233,18 @@ class NNINASStrategy(Strategy):
             model_space = nas_space.RawFormatModelSpace(space, None)
             strategy = self.make_strategy(seed)
         self.bridge = Bridge()
-        self.thread = threading.Thread(target=_thread_main, args=(self.bridge, strategy, model_space),
+        self.model_space = model_space
+        #: NNI's loop, started at the first ask: a sweep opens every cell before it runs them
+        self.thread: threading.Thread | None = None
+        self.nni_strategy = strategy
+        self.proposals: Proposals[Any] = Proposals(self.space, self.rng)
+
+    def _start(self) -> None:
+        self.thread = threading.Thread(target=_thread_main, args=(self.bridge, self.nni_strategy, self.model_space),
                                        name=f"nasbench-txf {self.name}", daemon=True)
         self.thread.start()
         stop = weakref.finalize(self, self.bridge.stop)
         stop.atexit = False  # a daemon thread: nothing to end at exit
-        self.nni_strategy = strategy
-        self.proposals: Proposals[Any] = Proposals(self.space, self.rng)
 
     # -- ask/tell ------------------------------------------------------------------------------------
     def ask(self, n: int = 1) -> list[Arch]:
@@ -254,6 +259,8 @@ class NNINASStrategy(Strategy):
         self.bridge.finished.append((model, score_of(result, self.objective)))
 
     def _next_model(self) -> Any:
+        if self.thread is None:
+            self._start()
         if not self.bridge.submitted:
             self.bridge.run_strategy()
             if self.bridge.error is not None:

@@ -193,6 +193,10 @@ class OptunaSampler(Strategy):
     name = "optuna"
     Options = OptunaOptions
 
+    @classmethod
+    def several_objectives(cls, options: OptunaOptions) -> bool:
+        return options.against.strip().lower() != "none"
+
     def setup(self) -> None:
         self.objectives = (self.objective, *self._against())
         opts = json.loads(self.options.sampler_opts)

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nasbench_txf.cli import main
 from nasbench_txf.core.errors import UserError
 from nasbench_txf.leaderboard.aggregate import Settings, leaderboard
 from nasbench_txf.leaderboard.collect import read_tables
+from nasbench_txf.leaderboard.plots import shows_front
 from nasbench_txf.leaderboard.publish import MARKER
 from nasbench_txf.leaderboard.stats import average_ranks, mean_ci, wilcoxon_worse
 from nasbench_txf.run.store import Store, TrialRow, now
@@ -175,6 +177,18 @@ def test_multi_objective_runs_get_pareto_and_hypervolume(cli, tmp_path: Path) ->
     out = tmp_path / "site"
     assert cli("leaderboard", "publish", str(store), "--out", str(out)).returncode == 0
     assert len(list(out.glob("*-pareto.png"))) == 1 and len(list(out.glob("*-hypervolume.png"))) == 1
+
+
+def test_a_strategy_multi_objective_by_its_options_gets_the_pareto_view(tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    store = tmp_path / "mo.sqlite"
+    assert main(["sweep", "--space", "toy-grid", "--benchmark", "toy-quadratic", "--strategies",
+                 "rs, optuna(against=size), optuna", "--seeds", "2", "--budget", "12", "--workers", "1",
+                 "--store", str(store), "--no-sim-overhead"]) == 0
+    (table,) = read_tables(store)
+    assert [m.name for m in table.pareto_objectives] == ["score", "size"]
+    shown = {row.name: shows_front(row) for row in table.rows()}
+    assert shown == {"rs": False, "optuna(against=size)": True, "optuna": False}
 
 
 def test_a_minimised_objective_has_regret_above_the_reference(cli, toy_table: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -132,3 +132,22 @@ class ReportsCost(Protocol):
     def cost_seconds(self) -> float:
         """Seconds of work done since the run began, across resumes."""
         ...
+
+
+@runtime_checkable
+class ObjectivesByOptions(Protocol):
+    """A strategy that optimises one objective or several depending on its options (Optuna's
+    samplers with ``against``), so that leaderboards show its runs' Pareto fronts only when
+    they have one; :attr:`Requirements.multi_objective` is for strategies that always do."""
+
+    @classmethod
+    def several_objectives(cls, options: Any) -> bool:
+        """Whether a run with these (made) options optimises more than one objective."""
+        ...
+
+
+def optimises_several(strategy: type[Strategy], options: Any) -> bool:
+    """Whether ``strategy`` with ``options`` optimises several objectives."""
+    if strategy.requires.multi_objective:
+        return True
+    return isinstance(strategy, ObjectivesByOptions) and strategy.several_objectives(options)
