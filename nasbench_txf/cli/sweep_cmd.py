@@ -103,8 +103,9 @@ def report(store: Path, cells: list[Any], summaries: list[CellSummary], seconds:
         print_json({"store": str(store), "wall_seconds": seconds, "rows": rows, "skipped": skipped})
         return
     objective = summaries[0].objective if summaries else "score"
-    print(f"{'strategy':<18} {'encoding':<9} {'cells':>5}  best {objective} (mean ± std over seeds)")
+    width = max([18, *(len(row["strategy"]) for row in rows)])
+    print(f"{'strategy':<{width}} {'encoding':<9} {'cells':>5}  best {objective} (mean ± std over seeds)")
     for row in rows:
         value = "no successful trial" if row["best_mean"] is None else f"{row['best_mean']:.4f} ± {row['best_std']:.4f}"
-        print(f"{row['strategy']:<18} {row['encoding'] or '-':<9} {row['cells']:>5}  {value}")
+        print(f"{row['strategy']:<{width}} {row['encoding'] or '-':<9} {row['cells']:>5}  {value}")
     print(f"{len(summaries)} cells in {seconds:.1f} s; store: {store}")
