@@ -39,6 +39,7 @@ from nasbench_txf.core.errors import MissingDependencyError
 from nasbench_txf.core.optional import require
 from nasbench_txf.core.result import Result
 from nasbench_txf.core.space import Space
+from nasbench_txf.core.strategy import Strategy
 from nasbench_txf.core.threads import one_thread
 
 #: who needs NNI, as the missing-library message says it
@@ -188,12 +189,11 @@ def search_space(space: Space) -> dict[str, dict[str, Any]]:
             for label, d in zip(labels(space), space.decisions(), strict=True)}
 
 
-def score_of(result: Result, objective: Any) -> float | None:
-    """The objective as a quantity to maximise, ``None`` for a failure or a value that is not finite."""
-    value = result.value(objective.name)
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value) if objective.maximize else -float(value)
+def finite_score(strategy: Strategy, result: Result) -> float | None:
+    """:meth:`Strategy.score <nasbench_txf.core.strategy.Strategy.score>`, and ``None`` also for a
+    value that is not finite (NNI's tuners take no NaN)."""
+    score = strategy.score(result)
+    return score if score is not None and math.isfinite(score) else None
 
 
 def positive(**values: float) -> None:

@@ -54,10 +54,10 @@ from nasbench_txf.core.strategy import Strategy
 from nasbench_txf.strategies.nni_common import (
     GlobalRandom,
     calling,
+    finite_score,
     fraction,
     import_nni,
     labels,
-    score_of,
 )
 from nasbench_txf.strategies.proposals import Proposals
 
@@ -83,13 +83,11 @@ def _matplotlib_beside_the_run() -> Iterator[None]:
 
 
 with _matplotlib_beside_the_run():
-    nni = import_nni(needed_by=NEEDED_BY)
     strategy_module = import_nni("nni.nas.strategy", needed_by=NEEDED_BY)
 nas_space = import_nni("nni.nas.space", needed_by=NEEDED_BY)
 nas_execution = import_nni("nni.nas.execution", needed_by=NEEDED_BY)
 nas_event = import_nni("nni.nas.execution.event", needed_by=NEEDED_BY)
 mutable = import_nni("nni.mutable", needed_by=NEEDED_BY)
-
 
 
 class _Stopped(BaseException):
@@ -256,7 +254,7 @@ class NNINASStrategy(Strategy):
             self._finish(model, result)
 
     def _finish(self, model: Any, result: Result) -> None:
-        self.bridge.finished.append((model, score_of(result, self.objective)))
+        self.bridge.finished.append((model, finite_score(self, result)))
 
     def _next_model(self) -> Any:
         if self.thread is None:

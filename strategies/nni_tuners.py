@@ -44,15 +44,14 @@ from nasbench_txf.core.strategy import Strategy
 from nasbench_txf.strategies.nni_common import (
     GlobalRandom,
     calling,
+    finite_score,
     import_nni,
     labels,
     positive,
-    score_of,
     search_space,
 )
 from nasbench_txf.strategies.proposals import Proposals
 
-nni = import_nni()
 tpe_tuner = import_nni("nni.algorithms.hpo.tpe_tuner")
 evolution_tuner = import_nni("nni.algorithms.hpo.evolution_tuner")
 random_tuner = import_nni("nni.algorithms.hpo.random_tuner")
@@ -93,7 +92,7 @@ class NNITuner(Strategy):
         with calling(self.global_random):
             ids = self.proposals.record(arch, result)
             if ids is None:  # not proposed by the tuner (a random unseen arch): imported
-                score = score_of(result, self.objective)
+                score = finite_score(self, result)
                 if score is not None:
                     self.tuner.import_data([{"parameter": self._parameters_of(arch), "value": score}])
                 return
@@ -129,7 +128,7 @@ class NNITuner(Strategy):
 
     def _report(self, parameter_id: int, result: Result) -> None:
         """The trial's end as NNI's dispatcher reports it: its final result, then its end."""
-        score = score_of(result, self.objective)
+        score = finite_score(self, result)
         if score is not None:
             self.tuner.receive_trial_result(parameter_id, self.parameters[parameter_id], score,
                                             customized=False, trial_job_id=str(parameter_id))

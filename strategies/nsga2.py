@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from nasbench_txf.core.arch import Arch
-from nasbench_txf.core.errors import IncompatibleError
 from nasbench_txf.core.options import option
 from nasbench_txf.core.pareto import minimisation_matrix
 from nasbench_txf.core.result import Metric, Result
 from nasbench_txf.core.space import Space
 from nasbench_txf.core.strategy import Requirements, Strategy
+from nasbench_txf.strategies.against import against_metrics
 from nasbench_txf.strategies.unseen import draw_unseen
 
 #: generations of only known archs tolerated before asking a random unseen arch instead
@@ -111,22 +111,7 @@ class NSGA2(Strategy):
         self.open: list[Arch] = []
 
     def _against(self) -> tuple[Metric, ...]:
-        by_name = {m.name: m for m in self.metrics}
-        others = [m for m in self.metrics if m.name != self.objective.name]
-        if self.options.against == "auto":
-            if not others:
-                raise IncompatibleError(
-                    f"nsga2 needs a second metric; the benchmark reports only {self.objective.name}")
-            preferred = [by_name[name] for name in ("macs", "params") if name in by_name]
-            return (preferred or others)[:1]
-        names = [n.strip() for n in self.options.against.split(",") if n.strip()]
-        unknown = [n for n in names if n not in by_name or n == self.objective.name]
-        if unknown or not names:
-            raise IncompatibleError(
-                f"nsga2: against={self.options.against!r}: choose cost metrics among "
-                f"{', '.join(m.name for m in others)}"
-            )
-        return tuple(by_name[n] for n in names)
+        return against_metrics("nsga2", self.options.against, self.objective, self.metrics)
 
     # -- ask/tell ----------------------------------------------------------------------------------
     def ask(self, n: int = 1) -> list[Arch]:

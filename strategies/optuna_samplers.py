@@ -40,11 +40,12 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from nasbench_txf.core import safe_json
 from nasbench_txf.core.arch import Arch
-from nasbench_txf.core.errors import IncompatibleError, OptionError
+from nasbench_txf.core.errors import OptionError
 from nasbench_txf.core.optional import require
 from nasbench_txf.core.options import option
 from nasbench_txf.core.result import Metric, Result
 from nasbench_txf.core.strategy import Strategy
+from nasbench_txf.strategies.against import against_metrics
 from nasbench_txf.strategies.proposals import Proposals
 
 optuna = require("optuna", extra="optuna", needed_by="strategy optuna")
@@ -221,20 +222,7 @@ class OptunaSampler(Strategy):
         against = self.options.against.strip()
         if against.lower() == "none":
             return ()
-        by_name = {m.name: m for m in self.metrics}
-        others = [m for m in self.metrics if m.name != self.objective.name]
-        if not others:
-            raise IncompatibleError(f"optuna: against={against!r} needs a second metric; benchmark reports only "
-                                    f"{self.objective.name} (drop against)")
-        if against.lower() == "auto":
-            preferred = [by_name[name] for name in ("macs", "params") if name in by_name]
-            return (preferred or others)[:1]
-        names = [n.strip() for n in against.split(",") if n.strip()]
-        unknown = [n for n in names if n not in by_name or n == self.objective.name]
-        if unknown or not names:
-            raise IncompatibleError(f"optuna: against={against!r}: choose none, auto or cost metrics among "
-                                    f"{', '.join(m.name for m in others)}")
-        return tuple(by_name[n] for n in dict.fromkeys(names))
+        return against_metrics("optuna", against, self.objective, self.metrics, accepted="none, auto or ")
 
     # -- ask/tell ----------------------------------------------------------------------------------
     def ask(self, n: int = 1) -> list[Arch]:

@@ -37,11 +37,10 @@ from nasbench_txf.core.options import options_dict
 from nasbench_txf.core.registry import open_benchmark
 from nasbench_txf.core.result import Metric, Result
 from nasbench_txf.core.space import Decision, Space
+from nasbench_txf.run.cell import MAX_SEED
 
 #: the benchmark used when none is named: the built-in surrogate, as ``nasbench-txf run`` does
 DEFAULT_BENCHMARK = "surrogate"
-#: the largest evaluation seed (benchmarks draw their seed noise with 32-bit seeds)
-MAX_SEED = 2**32 - 1
 #: the value types a decision's choices are offered as (one type per decision)
 SCALARS = (bool, int, float, str)
 

@@ -21,6 +21,7 @@ from nasbench_txf.core.encoding import Encoding
 from nasbench_txf.core.errors import IncompatibleError, StoreError, UserError
 from nasbench_txf.core.options import options_dict
 from nasbench_txf.core.registry import get_encoding, get_strategy, open_benchmark, registry
+from nasbench_txf.core.space import Space
 from nasbench_txf.run.cell import CellSpec, incompatibility
 from nasbench_txf.run.simulation import Simulation
 from nasbench_txf.run.store import Store
@@ -132,7 +133,7 @@ def plan(request: SweepRequest, budget_key: Mapping[str, Any]) -> SweepPlan:
         for encoding in candidates:
             enc_cls = get_encoding(encoding) if encoding else None
             if reason := (incompatibility(cls, search_space, enc_cls, benchmark)
-                          or _refusal(variant, encoding, benchmark, fitted)):
+                          or _refusal(variant, encoding, benchmark, search_space, fitted)):
                 skipped.append(Skipped(variant_label(variant.name, variant.options), encoding, reason))
             else:
                 combos.append((variant, encoding))
@@ -153,11 +154,11 @@ def plan(request: SweepRequest, budget_key: Mapping[str, Any]) -> SweepPlan:
     return SweepPlan(cells, skipped, key)
 
 
-def _refusal(variant: Variant, encoding: str | None, benchmark: Benchmark, fitted: dict[str, Encoding]) -> str | None:
+def _refusal(variant: Variant, encoding: str | None, benchmark: Benchmark, search_space: Space,
+             fitted: dict[str, Encoding]) -> str | None:
     """Why the strategy, set up with these options on this benchmark, refuses it (or ``None``);
     ``fitted`` keeps the encodings fitted so far, one per name."""
     cls = get_strategy(variant.name)
-    search_space = benchmark.search_space()
     if encoding is not None and encoding not in fitted:
         enc_cls = get_encoding(encoding)
         fitted[encoding] = enc_cls(search_space, enc_cls.make_options({}))
