@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nasbench_txf.core.plugin import Plugin
-from nasbench_txf.core.registry import Kind, get_space, registry
+from nasbench_txf.core.registry import Kind, get_benchmark, get_space, registry
 from nasbench_txf.core.space import Space
 from nasbench_txf.testing import Subject, sample_archs
 
@@ -82,6 +82,10 @@ def contract_plugins(kind: Kind) -> list[type[Plugin] | Subject]:
     if kind == "encodings":
         return [Subject(cls, options=ENCODING_OPTIONS.get(name, {}), space=configured_space(s))
                 for name, cls in classes.items() for s in loadable("spaces")]
+    if kind == "strategies":
+        return [Subject(cls, options=ONE_SHOT[name], space=configured_space("composition"),
+                        benchmark=get_benchmark("supernet"), id=name) if name in ONE_SHOT else cls
+                for name, cls in classes.items()]
     if kind != "benchmarks":
         return list(classes.values())
     plugins: list[type[Plugin] | Subject] = []
@@ -183,7 +187,14 @@ def _eftnas_options() -> dict[str, Any]:
     return {"build": str(shared_eftnas_build())}
 
 
+def _composition_options() -> dict[str, Any]:
+    return {"base": str(shared_eftnas_build())}
+
+
 #: options a space needs in the contract tests, as functions called when a check runs
-SPACE_OPTIONS: dict[str, Any] = {"eftnas": _eftnas_options}
+SPACE_OPTIONS: dict[str, Any] = {"eftnas": _eftnas_options, "composition": _composition_options}
+#: one-shot strategies: the space and benchmark their contract checks run on, and short trainings
+ONE_SHOT = {"do": {"steps": "6", "checkpoint_every": "3", "lam": "1", "lr": "1e-3"},
+            "sdo": {"steps": "6", "checkpoint_every": "3", "lam": "1", "lr": "1e-3"}}
 #: benchmarks that evaluate only a space needing options: the space their contract checks run on
 BENCHMARK_SPACES = {"supernet": "eftnas"}

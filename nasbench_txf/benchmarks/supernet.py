@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -129,6 +130,7 @@ class SupernetBenchmark(Benchmark):
         except (TypeError, ValueError) as exc:
             raise UserError(f"benchmark supernet: the space's training options are not usable ({exc})") from None
         self.spec: TaskSpec = self.context.spec
+        self._loaded: tuple[tuple[str, int, int], nn.Module] | None = None
 
     @classmethod
     def unsupported(cls, space: Space) -> str | None:
@@ -192,14 +194,40 @@ class SupernetBenchmark(Benchmark):
         return {"dev": np.sort(rng.choice(rows, count, replace=False))}
 
     def evaluate(self, arch: Arch, seed: int) -> Result:
+        with torch_threads(self.options.threads):
+            return self._score(self.supernet, arch, seed, time.perf_counter())
+
+    def evaluate_with(self, arch: Arch, seed: int, weights: Path) -> Result:
+        """Score ``arch`` with the super-network weights in ``weights`` (safetensors), which a
+        one-shot strategy trained (:class:`~nasbench_txf.core.benchmark.ScoresTrainedWeights`)."""
         started = time.perf_counter()
+        with torch_threads(self.options.threads):
+            result = self._score(self._trained(weights), arch, seed, started)
+        return Result(result.metrics, result.cost_seconds, result.status, result.reason,
+                      {**result.info, "weights": "trained by the strategy"})
+
+    def _trained(self, weights: Path) -> nn.Module:
+        """The super-network holding ``weights`` (the last one loaded is kept)."""
+        from safetensors.torch import load_file
+
+        stat = weights.stat()
+        ident = (str(weights), stat.st_mtime_ns, stat.st_size)
+        if self._loaded is None or self._loaded[0] != ident:
+            model = self.space.build_supernet(num_labels=self.spec.num_labels)  # type: ignore[attr-defined]
+            try:
+                model.load_state_dict(load_file(weights))
+            except (RuntimeError, OSError) as exc:
+                raise UserError(f"benchmark supernet: {weights} does not hold weights of this super-network "
+                                f"({str(exc).splitlines()[0]})") from None
+            self._loaded = (ident, model.to(self.context.device).eval())
+        return self._loaded[1]
+
+    def _score(self, supernet: nn.Module, arch: Arch, seed: int, started: float) -> Result:
         o = self.options
-        with torch_threads(o.threads):
-            supernet = self.supernet
-            self.space.activate(supernet, arch)  # type: ignore[attr-defined]
-            scores, splits = score_model(supernet, self.context, o.eval_batch, self._subsample(seed))
-            small = self.space.extract(supernet, arch)  # type: ignore[attr-defined]
-            latency = latency_ms(small, self.context.options.max_len, o.latency_batch, self.context.device)
+        self.space.activate(supernet, arch)  # type: ignore[attr-defined]
+        scores, splits = score_model(supernet, self.context, o.eval_batch, self._subsample(seed))
+        small = self.space.extract(supernet, arch)  # type: ignore[attr-defined]
+        latency = latency_ms(small, self.context.options.max_len, o.latency_batch, self.context.device)
         costs = self.space.supernet_costs(arch)  # type: ignore[attr-defined]
         metrics = {**scores, "macs": float(costs["macs"]), "params": float(costs["params"]), "latency_ms": latency}
         info = {"splits": splits, "latency_on": LATENCY_ON, "device": self.context.device.type}

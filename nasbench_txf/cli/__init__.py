@@ -11,6 +11,7 @@ from typing import NoReturn
 from nasbench_txf import __version__
 from nasbench_txf.cli import (
     bench_cmd,
+    composition_cmd,
     eftnas_cmd,
     encode_cmd,
     leaderboard_cmd,
@@ -21,7 +22,8 @@ from nasbench_txf.cli import (
 )
 from nasbench_txf.core.errors import UserError
 
-COMMANDS = (list_cmd, run_cmd, sweep_cmd, leaderboard_cmd, space_cmd, encode_cmd, bench_cmd, eftnas_cmd)
+COMMANDS = (list_cmd, run_cmd, sweep_cmd, leaderboard_cmd, space_cmd, encode_cmd, bench_cmd, eftnas_cmd,
+            composition_cmd)
 
 
 #: the longest error message printed whole (a message quoting user input can be far longer)

@@ -6,8 +6,10 @@ import argparse
 import json
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
+from nasbench_txf.core.errors import UserError
 from nasbench_txf.core.options import split_pairs
 
 __all__ = ["add_plugin_options", "command_line", "emit", "plugin_options", "print_json", "split_pairs"]
@@ -44,3 +46,29 @@ def emit(report: dict[str, Any], as_json: bool) -> None:
 
 def command_line() -> str:
     return shlex.join(["nasbench-txf", *sys.argv[1:]])
+
+
+def empty_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"--out {out}: exists and is not an empty folder; give a new one (nothing there is replaced)")
+
+
+def latencies(bench: Any, models: dict[str, Any]) -> dict[str, Any]:
+    """Median inference latency of each model on the same batch, sequence length, threads and
+    device (the supernet benchmark's), measured in turns so that a slower moment of the machine
+    falls on both; and how many times faster the extracted model is than the base."""
+    from nasbench_txf.core.threads import torch_threads
+    from nasbench_txf.training.loop import latency_ms
+
+    o, context = bench.options, bench.context
+    timings: dict[str, list[float]] = {name: [] for name in models}
+    with torch_threads(o.threads):
+        for _ in range(5):
+            for name, model in models.items():
+                timings[name].append(latency_ms(model.to(context.device), context.options.max_len, o.latency_batch,
+                                                context.device))
+    median = {name: sorted(values)[len(values) // 2] for name, values in timings.items()}
+    return {"latency_ms": round(median["extracted"], 3), "base_latency_ms": round(median["base"], 3),
+            "speedup": round(median["base"] / median["extracted"], 3),
+            "latency_on": {"batch": o.latency_batch, "seq_len": context.options.max_len,
+                           "threads": o.threads or "torch default", "device": context.device.type}}

@@ -17,8 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nasbench_txf.cli.common import emit, split_pairs
-from nasbench_txf.core.errors import UserError
+from nasbench_txf.cli.common import emit, empty_out, latencies, split_pairs
 from nasbench_txf.core.options import parse_options
 from nasbench_txf.core.progress import announce
 from nasbench_txf.core.registry import get_benchmark, get_space
@@ -87,11 +86,6 @@ def build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _empty_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"--out {out}: exists and is not an empty folder; give a new one (nothing there is replaced)")
-
-
 def extract(args: argparse.Namespace) -> int:
     from nasbench_txf.benchmarks.supernet import score_model
     from nasbench_txf.spaces.eftnas.complexity import encoder_macs
@@ -100,7 +94,7 @@ def extract(args: argparse.Namespace) -> int:
     from nasbench_txf.spaces.eftnas.model import Classifier, parameter_count
 
     out = Path(args.out)
-    _empty_out(out)
+    empty_out(out)
     space_cls, bench_cls = get_space("eftnas"), get_benchmark("supernet")
     space = space_cls(space_cls.make_options({"build": args.build}))
     arch = space.resolve(args.card)
@@ -117,7 +111,7 @@ def extract(args: argparse.Namespace) -> int:
     loaded = Classifier(model).to(bench.context.device)
     scores, _ = score_model(loaded, bench.context, bench.options.eval_batch)
     base = space.extract(bench.supernet, space.resolve("largest"))  # type: ignore[attr-defined]
-    speed = _latencies(bench, {"extracted": loaded, "base": base})
+    speed = latencies(bench, {"extracted": loaded, "base": base})
     costs = space.supernet_costs(arch)  # type: ignore[attr-defined]
     build_, choices = space.build, space.choices  # type: ignore[attr-defined]
     base_macs = encoder_macs(build_.shape, build_.shape.full(), choices.seq_len)
@@ -146,30 +140,9 @@ def export(args: argparse.Namespace) -> int:
     from nasbench_txf.spaces.eftnas.folder import export_space, open_build
 
     out = Path(args.out)
-    _empty_out(out)
+    empty_out(out)
     build = open_build(Path(args.build))
     export_space(build, out)
     emit({"out": str(out), "subnetworks": build.space.cardinality(), "use": f"--space eftnas --space-opt build={out}"},
          args.json)
     return 0
-
-
-def _latencies(bench: Any, models: dict[str, Any]) -> dict[str, Any]:
-    """Median inference latency of each model on the same batch, sequence length, threads and
-    device (the supernet benchmark's), measured in turns so that a slower moment of the machine
-    falls on both; and how many times faster the extracted model is than the base."""
-    from nasbench_txf.core.threads import torch_threads
-    from nasbench_txf.training.loop import latency_ms
-
-    o, context = bench.options, bench.context
-    timings: dict[str, list[float]] = {name: [] for name in models}
-    with torch_threads(o.threads):
-        for _ in range(5):
-            for name, model in models.items():
-                timings[name].append(latency_ms(model.to(context.device), context.options.max_len, o.latency_batch,
-                                                context.device))
-    median = {name: sorted(values)[len(values) // 2] for name, values in timings.items()}
-    return {"latency_ms": round(median["extracted"], 3), "base_latency_ms": round(median["base"], 3),
-            "speedup": round(median["base"] / median["extracted"], 3),
-            "latency_on": {"batch": o.latency_batch, "seq_len": context.options.max_len,
-                           "threads": o.threads or "torch default", "device": context.device.type}}

@@ -144,3 +144,11 @@ class LendsTraining(Protocol):
     one-shot search trains on the data, recipe and device its results are measured with."""
 
     def training_context(self) -> Any: ...
+
+
+@runtime_checkable
+class ScoresTrainedWeights(Protocol):
+    """A benchmark that can score a card with super-network weights a strategy trained
+    (:class:`~nasbench_txf.core.strategy.SharesWeights`) instead of its own."""
+
+    def evaluate_with(self, arch: Arch, seed: int, weights: Path) -> Result: ...

@@ -227,3 +227,32 @@ class SuperNetwork(Protocol):
     def extract(self, supernet: torch.nn.Module, arch: Arch) -> torch.nn.Module:
         """``arch``'s subnetwork as a model of its own, with the inactive parts removed."""
         ...
+
+
+@runtime_checkable
+class RelaxedSupernet(Protocol):
+    """A super-network whose cards are binary architecture parameters (the decision vector) that a
+    one-shot search relaxes while it trains the network [COMPOSE20 §4]: to real values (direct
+    optimisation) or to the probabilities of a sampling policy. Each parameter has a cost on the
+    device the search targets, so that ``L_c(w) = Σ w_i c_i`` prices a network."""
+
+    def base_gates(self) -> np.ndarray:
+        """The parameters of the base network the search starts from."""
+        ...
+
+    def connection_gates(self) -> np.ndarray:
+        """True at the connection parameters (0 horizontal, 1 vertical), False at the selections."""
+        ...
+
+    def gate_costs(self, device: torch.device) -> np.ndarray:
+        """``c_i`` of every parameter on ``device`` (a profile of another device is refused)."""
+        ...
+
+    def set_gates(self, supernet: torch.nn.Module, gates: torch.Tensor) -> None:
+        """Make ``supernet`` compute the network of these (real-valued, differentiable) parameters."""
+        ...
+
+    def fold_gates(self, supernet: torch.nn.Module, gates: torch.Tensor) -> Arch:
+        """Fold real-valued parameters into ``supernet``'s weights and return the card they prune
+        to, which then computes what they computed."""
+        ...

@@ -33,6 +33,11 @@ class Requirements:
     #: context (:class:`~nasbench_txf.core.benchmark.LendsTraining`) and implements
     #: :class:`TrainsModels`
     trains: bool = False
+    #: trains the relaxed architecture parameters of a super-network with its weights and scores
+    #: its card with those weights (needs a :class:`~nasbench_txf.core.space.RelaxedSupernet` space
+    #: and a :class:`~nasbench_txf.core.benchmark.ScoresTrainedWeights` benchmark; implements
+    #: :class:`SharesWeights`)
+    relaxes: bool = False
 
 
 class Strategy(Plugin, ABC):
@@ -131,6 +136,17 @@ class ReportsCost(Protocol):
 
     def cost_seconds(self) -> float:
         """Seconds of work done since the run began, across resumes."""
+        ...
+
+
+@runtime_checkable
+class SharesWeights(Protocol):
+    """A one-shot strategy whose cards are subnetworks of the super-network it trained: their
+    trials are scored with its weights (a safetensors file in its folder), not the space's, so
+    that what it trained is what is measured."""
+
+    def trained_weights(self) -> Path | None:
+        """The trained super-network's weights; ``None`` before training has finished."""
         ...
 
 

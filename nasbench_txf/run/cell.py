@@ -8,12 +8,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nasbench_txf.core.arch import canonical_json
-from nasbench_txf.core.benchmark import Benchmark, LendsTraining
+from nasbench_txf.core.benchmark import Benchmark, LendsTraining, ScoresTrainedWeights
 from nasbench_txf.core.encoding import Encoding
 from nasbench_txf.core.errors import IncompatibleError, UserError
 from nasbench_txf.core.options import options_dict
 from nasbench_txf.core.registry import get_encoding, get_strategy, open_benchmark, registry
-from nasbench_txf.core.space import Space, SuperNetwork
+from nasbench_txf.core.space import RelaxedSupernet, Space, SuperNetwork
 from nasbench_txf.core.strategy import Strategy
 from nasbench_txf.run.simulation import Simulation
 
@@ -64,6 +64,12 @@ def incompatibility(
     if needs.trains and not isinstance(benchmark, LendsTraining):
         return (f"strategy {strategy.name} trains models itself and needs a benchmark that lends it a training "
                 f"context (its task data and recipe); benchmark {benchmark.name} does not")
+    if needs.relaxes and not isinstance(space, RelaxedSupernet):
+        return (f"strategy {strategy.name} trains the relaxed architecture parameters of a super-network; space "
+                f"{space.name} has none (the composition space has)")
+    if needs.relaxes and not isinstance(benchmark, ScoresTrainedWeights):
+        return (f"strategy {strategy.name} needs a benchmark that scores its card with the weights it trained; "
+                f"benchmark {benchmark.name} does not (the supernet benchmark does)")
     if needs.multi_objective and len(benchmark.metrics) < 2:
         return (f"strategy {strategy.name} optimises several objectives; benchmark "
                 f"{benchmark.name} reports only {benchmark.objective.name}")

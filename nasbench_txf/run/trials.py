@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from nasbench_txf.core.arch import Arch
-from nasbench_txf.core.benchmark import LendsTraining
+from nasbench_txf.core.benchmark import LendsTraining, ScoresTrainedWeights
 from nasbench_txf.core.errors import StoreError, UserError
 from nasbench_txf.core.result import Result
-from nasbench_txf.core.strategy import ReportsCost, TrainsModels
+from nasbench_txf.core.strategy import ReportsCost, SharesWeights, TrainsModels
 from nasbench_txf.run.cell import Cell
 from nasbench_txf.run.simulation import Simulation, WorkerClock
 from nasbench_txf.run.store import TrialRow, now
@@ -89,7 +89,10 @@ def result_of(row: TrialRow) -> Result:
 
 def _evaluate(cell: Cell, arch: Arch, seed: int) -> Result:
     """Evaluate, turning a crash of the benchmark into a failed trial (user errors abort)."""
+    weights = cell.strategy.trained_weights() if isinstance(cell.strategy, SharesWeights) else None
     try:
+        if weights is not None and isinstance(cell.benchmark, ScoresTrainedWeights):
+            return cell.benchmark.evaluate_with(arch, seed, weights)
         return cell.benchmark.evaluate(arch, seed)
     except UserError:
         raise

@@ -178,6 +178,12 @@ class FailingHalf:
             return Result.failed("the training diverged (a failure the check injects)", cost_seconds=1.0)
         return self.benchmark.evaluate(arch, seed)
 
+    def evaluate_with(self, arch: Arch, seed: int, weights: Path) -> Result:
+        """As :meth:`evaluate`, for a one-shot strategy's trained weights."""
+        if int(arch.id, 16) % 2:
+            return Result.failed("the training diverged (a failure the check injects)", cost_seconds=1.0)
+        return self.benchmark.evaluate_with(arch, seed, weights)  # type: ignore[attr-defined]
+
 
 def check_failed_evaluations_are_told_and_the_search_goes_on(plugin: type[Plugin] | Subject, /,
                                                               **settings: Any) -> None:

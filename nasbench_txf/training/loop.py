@@ -172,7 +172,8 @@ def chance_loss(train_labels: np.ndarray, scored_labels: np.ndarray, task: TaskS
     return float(-np.mean(np.log(counts / counts.sum())[scored_labels]))
 
 
-def _loss(logits: torch.Tensor, labels: torch.Tensor, task: TaskSpec) -> torch.Tensor:
+def task_loss(logits: torch.Tensor, labels: torch.Tensor, task: TaskSpec) -> torch.Tensor:
+    """The task's training loss: cross-entropy, or the squared error of a regression."""
     if task.regression:
         return nn.functional.mse_loss(logits.squeeze(-1).float(), labels.float())
     return nn.functional.cross_entropy(logits.float(), labels)
@@ -190,7 +191,7 @@ def predict(model: nn.Module, data: Encoded, task: TaskSpec, batch_size: int, pa
     with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=autocast):
         for ids, mask, types, labels in batches(data, chunks(order, batch_size), pad, device):
             logits = model(ids, mask, types)
-            loss += float(_loss(logits, labels, task)) * len(labels)
+            loss += float(task_loss(logits, labels, task)) * len(labels)
             outputs.append(logits.float().cpu())
     logits = torch.cat(outputs)
     sorted_predictions = logits.squeeze(-1).numpy() if task.regression else logits.argmax(-1).numpy()
@@ -238,7 +239,7 @@ def train(model: nn.Module, data: Encoded, evaluations: Mapping[str, Encoded], t
                   else chunks(rng.permutation(len(data)), batch_size))
         for ids, mask, types, labels in batches(data, groups, pad, device):
             with torch.autocast(device.type, torch.bfloat16, enabled=autocast):
-                loss = _loss(model(ids, mask, types), labels, task)
+                loss = task_loss(model(ids, mask, types), labels, task)
             if not torch.isfinite(loss):
                 raise Diverged(f"training diverged at step {step} (epoch {epoch + 1}): loss {loss.item()}")
             optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,284 @@
+"""What the one-shot searches DO and SDO share [COMPOSE20 §4]: train a super-network's weights
+θ together with its architecture parameters, then propose the one card they select.
+
+The objective is ``L(w, θ) = L_o(w, θ) + λ L_c(w)`` with ``L_c(w) = Σ w_i c_i``, the costs ``c_i``
+profiled on the training device (``RelaxedSupernet.gate_costs``). Training starts from the
+space's base network (§5: "we initialize w to be the baseline BERT network") on the task of the
+benchmark's training context, in batches drawn from a seeded shuffle per epoch; the weights are
+updated by AdamW. A subclass says how the architecture parameters are held, which network a step
+trains and how they are updated (:meth:`OneShotSearch.gates_for_step`,
+:meth:`OneShotSearch.update_architecture`) and which card they select.
+
+Everything a resumed run needs is checkpointed every ``checkpoint_every`` steps
+(:mod:`nasbench_txf.core.checkpoints`): the weights, the architecture parameters, the optimiser's
+moments and the step; each step's randomness is seeded by (seed, step), so a run killed and
+resumed trains what an uninterrupted one trains. When training ends the selected card's
+parameters are folded into the weights, which are saved as ``supernet.safetensors``; the card's
+trial is scored with them (:class:`~nasbench_txf.core.strategy.SharesWeights`). The training
+seconds, across resumes, are the run's reported cost, so a sweep charges them on its clock.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from abc import abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.checkpoints import load_checkpoint, save_checkpoint
+from nasbench_txf.core.errors import UserError
+from nasbench_txf.core.files import write_atomic
+from nasbench_txf.core.options import option
+from nasbench_txf.core.progress import announce
+from nasbench_txf.core.result import Result
+from nasbench_txf.core.strategy import Requirements, Strategy
+from nasbench_txf.core.threads import torch_threads
+from nasbench_txf.strategies.unseen import draw_unseen
+from nasbench_txf.training.loop import batches, task_loss
+
+WEIGHTS = "supernet.safetensors"
+SELECTED = "selected.json"
+
+
+@dataclass(frozen=True)
+class OneShotOptions:
+    """The training both one-shot searches share."""
+
+    lam: float = option(1e-2, "λ: weight of the cost term L_c(w) (in units of the base network's time)")
+    steps: int = option(0, "training steps; 0 = one epoch of the task's training rows")
+    batch_size: int = option(32, "rows per training step")
+    lr: float = option(2e-5, "AdamW learning rate of the network's weights")
+    lr_arch: float = option(0.05, "learning rate of the architecture parameters")
+    checkpoint_every: int = option(50, "steps between checkpoints")
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.lam) or not 0 <= self.lam <= 100:
+            raise ValueError(f"lam (λ) must be a number from 0 to 100, got {self.lam}")
+        if self.steps < 0 or self.batch_size < 1 or self.checkpoint_every < 1:
+            raise ValueError("steps must be >= 0, batch_size and checkpoint_every >= 1")
+        if not (self.lr > 0 and self.lr_arch > 0 and math.isfinite(self.lr) and math.isfinite(self.lr_arch)):
+            raise ValueError("lr and lr_arch must be positive numbers")
+
+
+def _step_seed(seed: int, step: int, stream: int) -> int:
+    return int(np.random.SeedSequence([seed, step, stream]).generate_state(1)[0])
+
+
+class OneShotSearch(Strategy):
+    """Trains the relaxed super-network, then asks for the card it selected, then for the cards its
+    trained parameters rank next (a run of budget 1 is the paper's one-shot search)."""
+
+    requires = Requirements(supernet=True, trains=True, relaxes=True)
+
+    def setup(self) -> None:
+        self.context: Any = None
+        self.folder: Path | None = None
+        self.selected: Arch | None = None
+        self.parameters: torch.Tensor | None = None
+        self.seconds = 0.0
+        self.seen: set[Arch] = set()
+        self.draws = 0
+
+    # -- what a subclass says ---------------------------------------------------------------------
+    @abstractmethod
+    def initial_parameters(self, base: np.ndarray, connections: np.ndarray) -> torch.Tensor:
+        """The architecture parameters at step 0 (the base network's ``w`` is ``base``)."""
+
+    @abstractmethod
+    def gates_for_step(self, parameters: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The architecture parameters the network computes in one step (differentiable where trained)."""
+
+    @abstractmethod
+    def update_architecture(self, parameters: torch.Tensor, gates: torch.Tensor, loss: torch.Tensor,
+                            costs: torch.Tensor, connections: torch.Tensor) -> None:
+        """Update ``parameters`` in place after a step whose network was ``gates`` (gradients computed)."""
+
+    @abstractmethod
+    def selected_gates(self, parameters: torch.Tensor) -> torch.Tensor:
+        """The architecture parameters of the network the search outputs."""
+
+    @abstractmethod
+    def propose(self, parameters: torch.Tensor, draw: int) -> Arch:
+        """The ``draw``-th card (from 1) proposed after the selected one, when the budget has room
+        for more: a card the trained parameters rank next, scored with the same weights."""
+
+    # -- training -----------------------------------------------------------------------------------
+    def attach_training(self, context: Any, folder: Path) -> None:
+        self.context, self.folder = context, folder
+
+    def cost_seconds(self) -> float:
+        return self.seconds
+
+    def resources(self) -> dict[str, float]:
+        return self.context.resources() if self.context is not None else {}
+
+    def trained_weights(self) -> Path | None:
+        if self.folder is None or self.selected is None:
+            return None
+        return self.folder / WEIGHTS
+
+    def ask(self, n: int = 1) -> list[Arch]:
+        """The selected card first (training on the first ask); then, while the budget lasts, the
+        cards :meth:`propose` ranks next."""
+        out = []
+        for _ in range(n):
+            if self.selected is None:
+                self.selected, self.parameters = self._search()
+                self.seen.add(self.selected)
+                out.append(self.selected)
+                continue
+            out.append(draw_unseen(self.space, self.seen, self._next))
+        return out
+
+    def _next(self) -> Arch:
+        assert self.parameters is not None
+        self.draws += 1
+        return self.propose(self.parameters, self.draws)
+
+    def tell(self, arch: Arch, result: Result) -> None:
+        """A one-shot search learns from training, not from the scored card."""
+
+    def _search(self) -> tuple[Arch, torch.Tensor]:
+        if self.context is None or self.folder is None:
+            raise UserError(f"strategy {self.name} trains a super-network and needs the training context of a "
+                            "benchmark that lends one (the supernet benchmark)")
+        done = self._finished_search()
+        if done is not None:
+            return done
+        with torch_threads(self.context.options.threads):
+            return self._train()
+
+    def _finished_search(self) -> tuple[Arch, torch.Tensor] | None:
+        """The card and parameters of a search that finished before this run was resumed."""
+        assert self.folder is not None
+        try:
+            record = json.loads((self.folder / SELECTED).read_text(encoding="utf-8"))
+            arch = self.space.check(self.space.arch(record["card"]))
+            parameters = torch.tensor([float(x) for x in record["parameters"]], dtype=torch.float32)
+        except (OSError, ValueError, KeyError, TypeError, UserError):
+            return None
+        if not (self.folder / WEIGHTS).is_file():
+            return None
+        self.seconds = float(record["seconds"])
+        return arch, parameters
+
+    def _train(self) -> tuple[Arch, torch.Tensor]:
+        assert self.folder is not None
+        space, context = self.space, self.context
+        device = context.device
+        tokenized = context.tokenized
+        data, spec = tokenized.train, context.spec
+        costs = torch.as_tensor(space.gate_costs(device), dtype=torch.float32)  # type: ignore[attr-defined]
+        connections = torch.as_tensor(space.connection_gates(), dtype=torch.bool)  # type: ignore[attr-defined]
+        supernet = space.build_supernet(num_labels=spec.num_labels).to(device)  # type: ignore[attr-defined]
+        parameters = self.initial_parameters(space.base_gates(), space.connection_gates())  # type: ignore[attr-defined]
+        optimizer = torch.optim.AdamW(supernet.parameters(), lr=self.options.lr)
+        per_epoch = math.ceil(len(data) / self.options.batch_size)
+        steps = self.options.steps or per_epoch
+        step = self._resume(supernet, parameters, optimizer)
+        if step:
+            announce(f"{self.name}: continuing the training at step {step:,} of {steps:,}")
+        curve: list[float] = []
+        supernet.train()
+        while step < steps:
+            started = time.perf_counter()
+            torch.manual_seed(_step_seed(self.seed, step, 0))
+            generator = torch.Generator().manual_seed(_step_seed(self.seed, step, 1))
+            order = np.random.default_rng([self.seed, step // per_epoch]).permutation(len(data))
+            rows = order[(step % per_epoch) * self.options.batch_size:][:self.options.batch_size]
+            ids, mask, types, labels = next(batches(data, [rows], tokenized.pad, device))
+            gates = self.gates_for_step(parameters, generator)
+            space.set_gates(supernet, gates)  # type: ignore[attr-defined]
+            loss = task_loss(supernet(ids, mask, types), labels, spec)
+            total = loss + self.options.lam * (gates.abs() * costs).sum()  # L_c(w) = Σ |w_i| c_i
+            optimizer.zero_grad()
+            parameters.grad = None
+            total.backward()
+            optimizer.step()
+            self.update_architecture(parameters, gates, total.detach(), costs, connections)
+            step += 1
+            curve.append(float(loss.detach()))
+            self.seconds += time.perf_counter() - started
+            if step % self.options.checkpoint_every == 0 or step == steps:
+                self._checkpoint(supernet, parameters, optimizer, step)
+                self._report(step, steps, curve, parameters, connections)
+        supernet.eval()
+        with torch.no_grad():
+            arch = space.fold_gates(supernet, self.selected_gates(parameters))  # type: ignore[attr-defined]
+        self._finish(supernet, parameters, arch, steps, curve)
+        return arch, parameters.detach().clone()
+
+    def _report(self, step: int, steps: int, curve: list[float], parameters: torch.Tensor,
+                connections: torch.Tensor) -> None:
+        """One progress line: the step, the recent training loss and what the selection keeps."""
+        chosen = self.selected_gates(parameters).detach().abs() > 1e-6
+        selections = ~connections
+        announce(f"{self.name}: step {step:,}/{steps:,}, loss {np.mean(curve[-self.options.checkpoint_every:]):.4f}, "
+                 f"{int((chosen & selections).sum())} of {int(selections.sum())} components kept, "
+                 f"{int((chosen & connections).sum())} of {int(connections.sum())} connections vertical, "
+                 f"{self.seconds:.0f} s")
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def _checkpoint(self, supernet: torch.nn.Module, parameters: torch.Tensor, optimizer: torch.optim.Optimizer,
+                    step: int) -> None:
+        assert self.folder is not None
+        tensors = {f"net.{k}": v for k, v in supernet.state_dict().items()}
+        tensors["arch"] = parameters.detach()
+        moments: dict[str, float] = {}
+        for index, state in optimizer.state_dict()["state"].items():
+            for name, value in state.items():
+                if torch.is_tensor(value) and value.dim():
+                    tensors[f"opt.{index}.{name}"] = value
+                else:
+                    moments[f"{index}.{name}"] = float(value)
+        save_checkpoint(self.folder, tensors, {"step": step, "seconds": self.seconds, "moments": moments,
+                                               "extra": self.extra_state()})
+
+    def _resume(self, supernet: torch.nn.Module, parameters: torch.Tensor, optimizer: torch.optim.Optimizer) -> int:
+        assert self.folder is not None
+        loaded = load_checkpoint(self.folder)
+        if loaded is None:
+            return 0
+        tensors, state = loaded
+        supernet.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        with torch.no_grad():
+            parameters.copy_(tensors["arch"])
+        saved = optimizer.state_dict()
+        for index in range(len(saved["param_groups"][0]["params"])):
+            entry = {name.split(".", 2)[2]: t for name, t in tensors.items() if name.startswith(f"opt.{index}.")}
+            entry.update({key.split(".", 1)[1]: torch.tensor(v) for key, v in state["moments"].items()
+                          if key.split(".", 1)[0] == str(index)})
+            if entry:
+                saved["state"][index] = entry
+        optimizer.load_state_dict(saved)
+        self.seconds = float(state["seconds"])
+        self.restore_extra_state(state.get("extra", {}))
+        return int(state["step"])
+
+    def extra_state(self) -> dict[str, Any]:
+        """JSON state of the architecture update beyond its parameters (a running baseline)."""
+        return {}
+
+    def restore_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`extra_state` saved."""
+
+    def _finish(self, supernet: torch.nn.Module, parameters: torch.Tensor, arch: Arch, steps: int,
+                curve: list[float]) -> None:
+        from safetensors.torch import save
+
+        assert self.folder is not None
+        write_atomic(self.folder / WEIGHTS, save({k: v.detach().cpu().contiguous()
+                                                  for k, v in supernet.state_dict().items()}))
+        record = {"card": arch.card, "seconds": self.seconds, "steps": steps,
+                  "parameters": [float(x) for x in parameters.detach().cpu()],
+                  "train_loss_last": float(np.mean(curve[-20:])) if curve else None}
+        write_atomic(self.folder / SELECTED, json.dumps(record, sort_keys=True) + "\n")
+        announce(f"{self.name}: trained {steps:,} steps in {self.seconds:.0f} s; selected a card of "
+                 f"{self.space.supernet_costs(arch)['params']:,.0f} parameters")  # type: ignore[attr-defined]

@@ -1,0 +1,255 @@
+"""Component composition [COMPOSE20] on the tiny build's fine-tuned base: the connector units
+(Appendices B and C), extraction and folding, the space, the profile, the one-shot strategies DO
+and SDO through the runner (trained weights scored, resumed after a kill), and the refusals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from nbt_testing import shared_eftnas_build
+
+from nasbench_txf.cli import main
+from nasbench_txf.core.errors import DataError, InvalidCardError, UserError
+from nasbench_txf.core.registry import get_space, open_benchmark
+from nasbench_txf.core.space import RelaxedSupernet
+from nasbench_txf.run.store import Store
+
+pytest.importorskip("transformers")
+
+from nasbench_txf.spaces.composition.extraction import load_composed, save_composed
+from nasbench_txf.spaces.composition.layout import Layout, Parts, Shape
+from nasbench_txf.spaces.composition.network import _compose, from_bert
+from nasbench_txf.spaces.composition.profile import Settings, check_profile, format_profile, measure
+from nasbench_txf.spaces.eftnas.base import tiny_bert
+
+
+@pytest.fixture(scope="module")
+def space():  # type: ignore[no-untyped-def]
+    cls = get_space("composition")
+    return cls(cls.make_options({"base": str(shared_eftnas_build())}))
+
+
+@pytest.fixture(scope="module")
+def bench(space):  # type: ignore[no-untyped-def]
+    return open_benchmark("composition", {"base": str(shared_eftnas_build())}, "supernet", None, {"threads": "1"})
+
+
+def _inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ids = torch.randint(0, 20, (3, 9), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones_like(ids)
+    mask[0, 6:] = 0
+    return ids, mask, torch.zeros_like(ids)
+
+
+def test_the_base_parameters_compute_the_standard_bert_block() -> None:
+    """Appendix B: every selection at 1 and every connection at 0 is the base's own network."""
+    model = tiny_bert(layers=2, hidden=32, heads=4, intermediate=64).eval()
+    supernet = from_bert(model, Layout(Shape(2, 32, 4, 64), Parts(ffn=4, qk=2, value=2)))
+    ids, mask, types = _inputs()
+    with torch.no_grad():
+        expected = model(input_ids=ids, attention_mask=mask, token_type_ids=types).logits
+        torch.testing.assert_close(supernet(ids, mask, types), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_connector_units_give_the_layers_of_appendix_c() -> None:
+    """(Ψ(f5,1) ∘ Ψ(f4,0) ∘ Ψ(f3,1) ∘ Ψ(f2,0) ∘ Ψ(f1,0))(X, 0) is the [3, 2] residual network."""
+    scales = [2.0, 3.0, 5.0, 7.0, 11.0]
+
+    def run(x: torch.Tensor, first: int, end: int) -> torch.Tensor:  # f_i(X) = scale_i · X²
+        return sum((scales[i] * x * x for i in range(first, end)), torch.zeros_like(x))
+
+    x = torch.tensor([0.5, -1.0])
+    got = _compose(x, torch.tensor([0.0, 0.0, 1.0, 0.0]), 5, run)
+    layer1 = x + (2 + 3 + 5) * x * x
+    layer2 = layer1 + (7 + 11) * layer1 * layer1
+    torch.testing.assert_close(got, layer2)
+    all_horizontal = _compose(x, torch.zeros(4), 5, run)
+    torch.testing.assert_close(all_horizontal, x + sum(scales) * x * x)
+
+
+def test_a_card_extracts_to_a_smaller_model_computing_the_same(space, tmp_path: Path) -> None:
+    supernet = space.build_supernet(num_labels=2)
+    rng = np.random.default_rng(3)
+    ids, mask, types = _inputs()
+    base_params = sum(p.numel() for p in space.extract(supernet, space.resolve("base")).parameters())
+    for _ in range(4):
+        arch = space.sample(rng)
+        space.activate(supernet, arch)
+        small = space.extract(supernet, arch)
+        with torch.no_grad():
+            torch.testing.assert_close(small(ids, mask, types), supernet(ids, mask, types), rtol=1e-5, atol=1e-6)
+        params = sum(p.numel() for p in small.parameters())
+        assert params < base_params
+        assert params == space.supernet_costs(arch)["params"]
+    save_composed(small, space.base.bert_config, tmp_path / "m")
+    with torch.no_grad():
+        torch.testing.assert_close(load_composed(tmp_path / "m")(ids, mask, types), small(ids, mask, types))
+    (tmp_path / "m" / "composed.json").write_text("{}")
+    with pytest.raises(DataError, match="not a composed model"):
+        load_composed(tmp_path / "m")
+
+
+def test_relaxed_parameters_fold_into_the_weights_exactly(space) -> None:
+    """DO's real-valued selections and connections [COMPOSE20 §4.1]: the pruned card computes them."""
+    supernet = space.build_supernet(num_labels=2)
+    layout = space.layout
+    g = torch.tensor(layout.base(), dtype=torch.float32) + 0.4 * torch.rand(layout.size, generator=torch.Generator()
+                                                                             .manual_seed(1))
+    g[torch.rand(layout.size, generator=torch.Generator().manual_seed(2)) < 0.3] = 0.0
+    g = torch.where(torch.as_tensor(layout.connections), g.clamp(0, 1), g)
+    ids, mask, types = _inputs()
+    space.set_gates(supernet, g)
+    with torch.no_grad():
+        relaxed = supernet(ids, mask, types)
+        arch = space.fold_gates(supernet, g)
+        torch.testing.assert_close(supernet(ids, mask, types), relaxed, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(space.extract(supernet, arch)(ids, mask, types), relaxed, rtol=1e-5, atol=1e-6)
+    assert space.bits(arch).sum() < layout.size
+
+
+def test_cards_normal_form_cardinality_and_graph(space) -> None:
+    assert isinstance(space, RelaxedSupernet)
+    layout = space.layout
+    assert layout.counts == {"head": 4, "qk": 8, "value": 8, "head_link": 3, "ffn": 2, "ffn_link": 1, "ln_mean": 2}
+    assert space.cardinality() == ((1 + 2 ** 4) ** 4 * 2 ** (3 + 2 + 1 + 2)) ** 2
+    base = space.resolve("base")
+    assert base.card["head"] == ["1111", "1111"] and base.card["head_link"] == ["000", "000"]
+    card = json.loads(json.dumps(base.card))
+    card["head"][0] = "0111"  # the dropped head's parts become 0
+    normal = space.arch(card)
+    assert normal.card["qk"][0].startswith("00") and normal.card["value"][0].startswith("00")
+    assert space.from_decisions(space.to_decisions(normal)) == normal
+    graph = space.graph(normal)
+    labels = [d["label"] for _, d in graph.nodes(data=True)]
+    assert labels.count("head-q8-v8") == 3 + 4 and labels.count("ffn-32") == 4
+    card["head_link"][1] = "010"
+    assert sum(d["label"] == "add" for _, d in space.graph(space.arch(card)).nodes(data=True)) == \
+        sum(d["label"] == "add" for _, d in graph.nodes(data=True)) + 1
+    for bad in ({**card, "head": ["1111"]}, {**card, "qk": ["2" * 8, "1" * 8]}, {k: v for k, v in card.items()
+                                                                                  if k != "ln_mean"}):
+        with pytest.raises(InvalidCardError):
+            space.arch(bad)
+
+
+def test_the_supernet_benchmark_scores_cards_with_inherited_weights(space, bench) -> None:
+    base = bench.evaluate(space.resolve("base"), 0)
+    assert base.metrics["accuracy"] == pytest.approx(space.base.scores["dev"]["accuracy"])
+    pruned = json.loads(json.dumps(space.resolve("base").card))
+    pruned["ffn"] = ["00", "00"]
+    small = bench.evaluate(space.arch(pruned), 0)
+    assert small.metrics["params"] < base.metrics["params"] and small.metrics["macs"] < base.metrics["macs"]
+
+
+def test_the_profile_prices_every_kind_and_refuses_another_device(space, tmp_path: Path) -> None:
+    profile = measure(space.build_supernet(num_labels=2), space.base.key, Settings((8, 16), 2, 3, 1),
+                      torch.device("cpu"))
+    assert set(profile["costs"]) == {"ffn", "head", "qk", "value", "ln_mean", "ffn_link", "head_link"}
+    assert all(c >= 0 for c in profile["costs"].values()) and profile["components"]["head"] == 8
+    assert "attention head" in format_profile(profile) and "L=16" in format_profile(profile)
+    check_profile(profile, space.layout, space.base.key, torch.device("cpu"), "here")
+    elsewhere = {**profile, "processor": "Some Other CPU (cpu)"}
+    with pytest.raises(UserError, match="measured on Some Other CPU"):
+        check_profile(elsewhere, space.layout, space.base.key, torch.device("cpu"), "there")
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(elsewhere))
+    cls = get_space("composition")
+    moved = cls(cls.make_options({"base": str(shared_eftnas_build()), "profile": str(path)}))
+    with pytest.raises(UserError, match="not on this device"):
+        moved.gate_costs(torch.device("cpu"))
+
+
+def _run(cli, tmp_path: Path, strategy: str, *opts: str, budget: int = 1, store: str = "r.sqlite"):  # type: ignore[no-untyped-def]
+    args = ["run", "--space", "composition", "--space-opt", f"base={shared_eftnas_build()}", "--strategy", strategy,
+            "--benchmark", "supernet", "--benchmark-opt", "threads=1", "--budget", str(budget),
+            "--store", str(tmp_path / store), "--json"]
+    for opt in opts:
+        args += ["--strategy-opt", opt]
+    return cli(*args)
+
+
+@pytest.mark.parametrize("strategy", ["do", "sdo"])
+def test_one_shot_search_trains_selects_and_is_scored_with_its_weights(cli, tmp_path: Path, strategy: str) -> None:
+    result = _run(cli, tmp_path, strategy, "steps=12", "checkpoint_every=4", "lam=3", "lr_arch=0.5", budget=3)
+    assert result.returncode == 0, result.stderr
+    store = Store.open(tmp_path / "r.sqlite", create=False)
+    (cell,) = store.cells()
+    rows = store.trials(cell.cell_id)
+    store.close()
+    assert len(rows) == 3 and rows[0].info["weights"] == "trained by the strategy"
+    assert rows[0].reported_seconds > 0 and rows[1].reported_seconds == 0  # training charged once, at the first ask
+    folder = tmp_path / "r.files" / "strategies" / cell.cell_id
+    selected = json.loads((folder / "selected.json").read_text())
+    assert selected["card"] == rows[0].card and selected["steps"] == 12
+    extracted = main(["composition", "extract", "--run", str(tmp_path / "r.sqlite"), "--space-opt",
+                      f"base={shared_eftnas_build()}", "--out", str(tmp_path / "x"), "--benchmark-opt", "threads=1",
+                      "--json"])
+    assert extracted == 0
+
+
+def test_a_killed_one_shot_search_resumes_to_the_same_card(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from nasbench_txf.strategies.do import DirectOptimisation
+
+    whole = _run(cli, tmp_path, "do", "steps=10", "checkpoint_every=3", "lam=5", "lr_arch=0.5", store="whole.sqlite")
+    assert whole.returncode == 0, whole.stderr
+    original = DirectOptimisation.update_architecture
+    calls = {"n": 0}
+
+    def dies_at_step_8(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DirectOptimisation, "update_architecture", dies_at_step_8)
+    options = ["--strategy-opt", "steps=10", "--strategy-opt", "checkpoint_every=3", "--strategy-opt", "lam=5",
+               "--strategy-opt", "lr_arch=0.5"]
+    interrupted = main(["run", "--space", "composition", "--space-opt", f"base={shared_eftnas_build()}",
+                        "--strategy", "do", *options, "--benchmark", "supernet", "--benchmark-opt", "threads=1",
+                        "--budget", "1", "--store", str(tmp_path / "killed.sqlite")])
+    assert interrupted == 130 and calls["n"] == 8
+    monkeypatch.setattr(DirectOptimisation, "update_architecture", original)
+    resumed = _run(cli, tmp_path, "do", "steps=10", "checkpoint_every=3", "lam=5", "lr_arch=0.5", store="killed.sqlite")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "continuing the training at step 6" in resumed.stderr
+    folders = {name: next((tmp_path / f"{name}.files" / "strategies").iterdir()) for name in ("whole", "killed")}
+    cards = {name: json.loads((f / "selected.json").read_text()) for name, f in folders.items()}
+    assert cards["whole"]["card"] == cards["killed"]["card"]
+    assert cards["whole"]["parameters"] == cards["killed"]["parameters"]
+
+
+@pytest.mark.parametrize("options, message", [
+    (["lam=-1"], "lam"), (["lam=nan"], "lam"), (["steps=-3"], "steps"),
+])
+def test_bad_one_shot_options_are_refused(cli, tmp_path: Path, options: list[str], message: str) -> None:
+    result = _run(cli, tmp_path, "do", *options)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_nu_and_explore_and_incompatible_setups_are_refused(cli, tmp_path: Path) -> None:
+    for opts, message in ((["nu=0"], "nu"), (["nu=50"], "nu"), (["explore=0.7"], "explore")):
+        result = _run(cli, tmp_path, "sdo", *opts)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+    eftnas = cli("run", "--space", "eftnas", "--space-opt", f"build={shared_eftnas_build()}", "--strategy", "do",
+                 "--benchmark", "supernet", "--budget", "1", "--store", str(tmp_path / "e.sqlite"))
+    assert eftnas.returncode == 2 and "has none" in eftnas.stderr
+    assert not (tmp_path / "e.sqlite").exists()
+
+
+def test_parts_that_do_not_divide_and_bases_that_are_not_bert_are_refused(cli, tmp_path: Path) -> None:
+    result = cli("space", "info", "composition", "--space-opt", f"base={shared_eftnas_build()}",
+                 "--space-opt", "parts_ffn=5")
+    assert result.returncode == 2 and "parts_ffn=5 does not divide" in result.stderr
+    other = tmp_path / "other"
+    shutil.copytree(shared_eftnas_build(), other, ignore=shutil.ignore_patterns("*.safetensors"))
+    shutil.copyfile(shared_eftnas_build() / "teacher.safetensors", other / "teacher.safetensors")
+    config = json.loads((other / "bert_config.json").read_text())
+    (other / "bert_config.json").write_text(json.dumps({**config, "model_type": "gpt2"}))
+    result = cli("space", "info", "composition", "--space-opt", f"base={other}")
+    assert result.returncode == 2 and "not BERT-family" in result.stderr
+    missing = cli("space", "info", "composition")
+    assert missing.returncode == 2 and "needs a fine-tuned base" in missing.stderr
