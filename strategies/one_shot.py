@@ -55,7 +55,7 @@ class OneShotOptions:
     steps: int = option(0, "training steps; 0 = one epoch of the task's training rows")
     batch_size: int = option(32, "rows per training step")
     lr: float = option(2e-5, "AdamW learning rate of the network's weights")
-    lr_arch: float = option(0.05, "learning rate of the architecture parameters")
+    lr_arch: float = option(0.1, "learning rate of the architecture parameters")
     checkpoint_every: int = option(50, "steps between checkpoints")
 
     def __post_init__(self) -> None:

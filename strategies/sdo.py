@@ -37,7 +37,7 @@ from nasbench_txf.strategies.one_shot import OneShotOptions, OneShotSearch
 class SDOOptions(OneShotOptions):
     lam: float = option(1e-2, "λ: weight of the cost term L_c(w) (in units of the base network's time)")
     nu: float = option(0.01, "ν: size of the policy's updates relative to the loss (App. A.1)")
-    lr_arch: float = option(50.0, "learning rate of the policy's parameters φ (each update is lr_arch·ν·g·L)")
+    lr_arch: float = option(100.0, "learning rate of the policy's parameters φ (each update is lr_arch·ν·g·L)")
     explore: float = option(0.1, "initial chance that a sampled parameter differs from the base network's")
     estimator: Literal["exact", "paper"] = option("exact", "exact: the Bernoulli score with a running baseline; "
                                                            "paper: App. A.1's (-1)^(1-w) form")

@@ -18,14 +18,14 @@ from typing import Any
 
 from nasbench_txf.core.errors import DataError, UserError
 from nasbench_txf.core.safe_json import shown
-from nasbench_txf.spaces.composition.layout import Shape
 from nasbench_txf.spaces.eftnas.base import BERT_TYPES
+from nasbench_txf.spaces.eftnas.config import Shape
 from nasbench_txf.spaces.eftnas.folder import (
     BUILD_FILE,
     CONFIG_FILE,
     FORMAT,
     TEACHER_FILE,
-    TOKENIZER_DIR,
+    BuildRecord,
     bert_model,
     load_tensors,
     read_json,
@@ -34,30 +34,13 @@ from nasbench_txf.spaces.eftnas.folder import (
 
 
 @dataclass(frozen=True)
-class Base:
+class Base(BuildRecord):
     """A fine-tuned base, read and checked (:func:`open_base`)."""
-
-    folder: Path
-    record: dict[str, Any]
-    bert_config: dict[str, Any]
 
     @property
     def key(self) -> str:
         """What identifies the fine-tuned weights (the key of the build's fine-tuning stage)."""
         return str(self.record["stages"]["finetune"]["key"])
-
-    @property
-    def task(self) -> str:
-        return str(self.record["task"])
-
-    @property
-    def num_labels(self) -> int:
-        return int(self.record["num_labels"])
-
-    @property
-    def task_options(self) -> dict[str, Any]:
-        """The fine-tuning's training-context options, with the folder's tokenizer as vocabulary."""
-        return {**self.record["task_options"], "vocab": str(self.folder / TOKENIZER_DIR)}
 
     @property
     def seq_len(self) -> int:
@@ -71,8 +54,7 @@ class Base:
     @property
     def shape(self) -> Shape:
         c = self.bert_config
-        return Shape(int(c["num_hidden_layers"]), int(c["hidden_size"]), int(c["num_attention_heads"]),
-                     int(c["intermediate_size"]))
+        return Shape(c["num_hidden_layers"], c["hidden_size"], c["num_attention_heads"], c["intermediate_size"])
 
     @cached_property
     def weights(self) -> dict[str, Any]:

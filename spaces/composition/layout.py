@@ -29,25 +29,12 @@ from functools import cached_property
 import numpy as np
 
 from nasbench_txf.core.errors import UserError
+from nasbench_txf.spaces.eftnas.config import Shape
 
 #: the kinds of architecture parameter, in their order within a layer
 KINDS = ("head", "qk", "value", "head_link", "ffn", "ffn_link", "ln_mean")
 #: the kinds that are connection parameters (0 horizontal, 1 vertical); the others select
 CONNECTIONS = frozenset({"head_link", "ffn_link"})
-
-
-@dataclass(frozen=True)
-class Shape:
-    """The sizes of a BERT-family encoder."""
-
-    layers: int
-    hidden: int
-    heads: int
-    intermediate: int
-
-    @property
-    def head_dim(self) -> int:
-        return self.hidden // self.heads
 
 
 @dataclass(frozen=True)

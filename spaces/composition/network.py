@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasbench_txf.spaces.composition.layout import Layout, Shape
+from nasbench_txf.spaces.composition.layout import Layout
 
 if TYPE_CHECKING:
     from transformers import BertForSequenceClassification
@@ -273,11 +273,6 @@ class ComposedBert(nn.Module):
             hidden = layer(hidden, additive, None if gates is None else layer_gates(self.layout, gates, index))
         pooled = self.pooler(hidden)
         return self.classifier(F.dropout(pooled, self.dropout, self.training))
-
-
-def shape_of(config: Any) -> Shape:
-    return Shape(int(config.num_hidden_layers), int(config.hidden_size), int(config.num_attention_heads),
-                 int(config.intermediate_size))
 
 
 def from_bert(model: BertForSequenceClassification, layout: Layout) -> ComposedBert:

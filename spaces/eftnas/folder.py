@@ -137,14 +137,13 @@ def space_from_dict(data: Any, shape: Shape, what: str) -> SearchSpace:
 
 
 @dataclass(frozen=True)
-class Build:
-    """A finished build folder, read and checked (:func:`open_build`)."""
+class BuildRecord:
+    """What a build folder says about its task and base, read from ``build.json`` and the base's
+    configuration (the component-composition space reads the fine-tuned base of one, too)."""
 
     folder: Path
     record: dict[str, Any]
     bert_config: dict[str, Any]
-    shape: Shape
-    space: SearchSpace
 
     @property
     def task(self) -> str:
@@ -155,6 +154,20 @@ class Build:
         return int(self.record["num_labels"])
 
     @property
+    def task_options(self) -> dict[str, Any]:
+        """The options of the training context the build trained with (data, subset, length),
+        with the build's own copy of the base's tokenizer as the vocabulary."""
+        return {**self.record["task_options"], "vocab": str(self.folder / TOKENIZER_DIR)}
+
+
+@dataclass(frozen=True)
+class Build(BuildRecord):
+    """A finished build folder, read and checked (:func:`open_build`)."""
+
+    shape: Shape
+    space: SearchSpace
+
+    @property
     def key(self) -> str:
         """The key of the last stage: what identifies this super-network."""
         return str(self.record["stages"]["supernet"]["key"])
@@ -162,12 +175,6 @@ class Build:
     @property
     def base_parameters(self) -> int:
         return int(self.record["base"]["parameters"])
-
-    @property
-    def task_options(self) -> dict[str, Any]:
-        """The options of the training context the build trained with (data, subset, length),
-        with the build's own copy of the base's tokenizer as the vocabulary."""
-        return {**self.record["task_options"], "vocab": str(self.folder / TOKENIZER_DIR)}
 
     @property
     def has_weights(self) -> bool:
