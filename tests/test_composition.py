@@ -253,3 +253,21 @@ def test_parts_that_do_not_divide_and_bases_that_are_not_bert_are_refused(cli, t
     assert result.returncode == 2 and "not BERT-family" in result.stderr
     missing = cli("space", "info", "composition")
     assert missing.returncode == 2 and "needs a fine-tuned base" in missing.stderr
+
+
+def test_one_shot_and_black_box_searches_share_a_sweep_and_a_leaderboard(cli, tmp_path: Path) -> None:
+    """do beside rs on one simulated clock: the training is charged to do's first query, and the
+    leaderboard opens the space again for the Pareto view of accuracy against latency."""
+    store = tmp_path / "sweep.sqlite"
+    swept = cli("sweep", "--space", "composition", "--space-opt", f"base={shared_eftnas_build()}", "--benchmark",
+                "supernet", "--benchmark-opt", "threads=1", "--benchmark-opt", "subsample=20", "--strategies",
+                "do(steps=4,lam=3),rs,nsga2(against=latency_ms)", "--seeds", "1", "--budget-seconds", "3",
+                "--workers", "1", "--store", str(store))
+    assert swept.returncode == 0, swept.stderr
+    with Store.open(store, create=False) as opened:
+        runs = {c.key["strategy"]["name"]: opened.trials(c.cell_id) for c in opened.cells()}
+    assert runs["do"][0].reported_seconds > 0 and runs["do"][0].sim_start >= runs["do"][0].reported_seconds
+    published = cli("leaderboard", "publish", str(store), "--out", str(tmp_path / "site"))
+    assert published.returncode == 0, published.stderr
+    page = (tmp_path / "site" / "leaderboard.md").read_text()
+    assert "| do " in page and "| rs " in page and "hypervolume" in page and "not available here" not in page

@@ -77,10 +77,9 @@ class CompositionSpace(Space):
         self.layout.parts.check(self.base.shape)
 
     def key(self) -> dict[str, Any]:
-        """The base's key and the parts: the same base wherever its folder lies is the same space."""
-        p = self.layout.parts
-        return {"name": self.name, "options": {"parts_ffn": p.ffn, "parts_qk": p.qk, "parts_value": p.value},
-                "base": self.base.key}
+        """Name, options (with the base's folder, so that a leaderboard can open the space again)
+        and the key of the fine-tuned weights (a base fine-tuned again is another space)."""
+        return {**super().key(), "base": self.base.key}
 
     # -- cards ------------------------------------------------------------------------------------
     def bits(self, arch: Arch) -> np.ndarray:
