@@ -198,6 +198,9 @@ class OneShotSearch(Strategy):
             space.set_gates(supernet, gates)  # type: ignore[attr-defined]
             loss = task_loss(supernet(ids, mask, types), labels, spec)
             total = loss + self.options.lam * (gates.abs() * costs).sum()  # L_c(w) = Σ |w_i| c_i
+            if not torch.isfinite(total):
+                raise UserError(f"{self.name}: the training diverged at step {step + 1:,} (loss {float(total)}); "
+                                "lower lr or lr_arch")
             optimizer.zero_grad()
             parameters.grad = None
             total.backward()

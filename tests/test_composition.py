@@ -24,7 +24,7 @@ pytest.importorskip("transformers")
 from nasbench_txf.spaces.composition.extraction import load_composed, save_composed
 from nasbench_txf.spaces.composition.layout import Layout, Parts, Shape
 from nasbench_txf.spaces.composition.network import _compose, from_bert
-from nasbench_txf.spaces.composition.profile import Settings, check_profile, format_profile, measure
+from nasbench_txf.spaces.composition.profile import Settings, check_profile, format_profile, measure, read_profile
 from nasbench_txf.spaces.eftnas.base import tiny_bert
 
 
@@ -110,6 +110,13 @@ def test_relaxed_parameters_fold_into_the_weights_exactly(space) -> None:
         torch.testing.assert_close(supernet(ids, mask, types), relaxed, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(space.extract(supernet, arch)(ids, mask, types), relaxed, rtol=1e-5, atol=1e-6)
     assert space.bits(arch).sum() < layout.size
+    # a binary card folds nothing away: another card of the same weights still has every component
+    fresh, binary = space.build_supernet(num_labels=2), space.bits(space.sample(np.random.default_rng(5)))
+    with torch.no_grad():
+        before = fresh(ids, mask, types)
+        space.fold_gates(fresh, torch.as_tensor(binary, dtype=torch.float32))
+        space.activate(fresh, space.resolve("base"))
+        torch.testing.assert_close(fresh(ids, mask, types), before)
 
 
 def test_cards_normal_form_cardinality_and_graph(space) -> None:
@@ -156,6 +163,10 @@ def test_the_profile_prices_every_kind_and_refuses_another_device(space, tmp_pat
     with pytest.raises(UserError, match="measured on Some Other CPU"):
         check_profile(elsewhere, space.layout, space.base.key, torch.device("cpu"), "there")
     path = tmp_path / "p.json"
+    for bad in ("x", -1.0, float("nan"), True):
+        path.write_text(json.dumps({**profile, "costs": {**profile["costs"], "head": bad}}))
+        with pytest.raises(DataError, match="the cost of head"):
+            read_profile(path)
     path.write_text(json.dumps(elsewhere))
     cls = get_space("composition")
     moved = cls(cls.make_options({"base": str(shared_eftnas_build()), "profile": str(path)}))
@@ -234,6 +245,13 @@ def test_bad_nu_and_explore_and_incompatible_setups_are_refused(cli, tmp_path: P
     for opts, message in ((["nu=0"], "nu"), (["nu=50"], "nu"), (["explore=0.7"], "explore")):
         result = _run(cli, tmp_path, "sdo", *opts)
         assert result.returncode == 2 and message in result.stderr, result.stderr
+    diverged = _run(cli, tmp_path, "do", "lr=1e6", "steps=20")
+    assert diverged.returncode == 2 and "diverged" in diverged.stderr, diverged.stderr
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not weights")
+    extracted = cli("composition", "extract", "base", "--space-opt", f"base={shared_eftnas_build()}", "--weights",
+                    str(garbage), "--out", str(tmp_path / "x"))
+    assert extracted.returncode == 2 and "does not hold weights" in extracted.stderr, extracted.stderr
     eftnas = cli("run", "--space", "eftnas", "--space-opt", f"build={shared_eftnas_build()}", "--strategy", "do",
                  "--benchmark", "supernet", "--budget", "1", "--store", str(tmp_path / "e.sqlite"))
     assert eftnas.returncode == 2 and "has none" in eftnas.stderr

@@ -52,8 +52,8 @@ def test_a_subsample_of_dev_is_drawn_by_the_seed(bench: SupernetBenchmark) -> No
     arch = bench.space.resolve("config-2")
     rows = [sub.evaluate(arch, seed).info["splits"]["dev"]["rows"] for seed in (0, 1)]
     assert rows == [20, 20]
-    assert sub._subsample(0)["dev"].tolist() == sub._subsample(0)["dev"].tolist()  # type: ignore[index]
-    assert sub._subsample(0)["dev"].tolist() != sub._subsample(1)["dev"].tolist()  # type: ignore[index]
+    assert sub.scored_rows(0)["dev"].tolist() == sub.scored_rows(0)["dev"].tolist()  # type: ignore[index]
+    assert sub.scored_rows(0)["dev"].tolist() != sub.scored_rows(1)["dev"].tolist()  # type: ignore[index]
 
 
 def test_bootstrap_seeds_resample_dev_around_the_full_score(bench: SupernetBenchmark) -> None:
@@ -61,9 +61,9 @@ def test_bootstrap_seeds_resample_dev_around_the_full_score(bench: SupernetBench
     boot = cls(bench.space, options=cls.make_options({"bootstrap": "true", "threads": "1"}))
     arch = bench.space.resolve("config-3")
     full = bench.evaluate(arch, 0).metrics["accuracy"]
-    draws = [boot._subsample(seed)["dev"] for seed in range(40)]  # type: ignore[index]
+    draws = [boot.scored_rows(seed)["dev"] for seed in range(40)]  # type: ignore[index]
     assert all(len(d) == 80 and len(set(d.tolist())) < 80 for d in draws)  # with replacement
-    assert boot._subsample(7)["dev"].tolist() == draws[7].tolist()  # type: ignore[index]
+    assert boot.scored_rows(7)["dev"].tolist() == draws[7].tolist()  # type: ignore[index]
     scores = [boot.evaluate(arch, seed).metrics["accuracy"] for seed in range(6)]
     assert len(set(scores)) > 1 and min(scores) <= full + 0.2 and max(scores) >= full - 0.2
     assert boot.evaluate(arch, 3).metrics["accuracy"] == scores[3]

@@ -183,7 +183,7 @@ class SupernetBenchmark(Benchmark):
         model = self.space.build_supernet(num_labels=self.spec.num_labels)  # type: ignore[attr-defined]
         return model.to(self.context.device)
 
-    def _subsample(self, seed: int) -> dict[str, np.ndarray] | None:
+    def scored_rows(self, seed: int) -> dict[str, np.ndarray] | None:
         """The dev rows seed ``seed`` scores (``None``: all of them, once each)."""
         count, rows = self.options.subsample, len(self.context.tokenized.evaluations["dev"])
         rng = np.random.default_rng(seed)
@@ -202,12 +202,13 @@ class SupernetBenchmark(Benchmark):
         one-shot strategy trained (:class:`~nasbench_txf.core.benchmark.ScoresTrainedWeights`)."""
         started = time.perf_counter()
         with torch_threads(self.options.threads):
-            result = self._score(self._trained(weights), arch, seed, started)
+            result = self._score(self.trained_supernet(weights), arch, seed, started)
         return Result(result.metrics, result.cost_seconds, result.status, result.reason,
                       {**result.info, "weights": "trained by the strategy"})
 
-    def _trained(self, weights: Path) -> nn.Module:
+    def trained_supernet(self, weights: Path) -> nn.Module:
         """The super-network holding ``weights`` (the last one loaded is kept)."""
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         stat = weights.stat()
@@ -216,7 +217,7 @@ class SupernetBenchmark(Benchmark):
             model = self.space.build_supernet(num_labels=self.spec.num_labels)  # type: ignore[attr-defined]
             try:
                 model.load_state_dict(load_file(weights))
-            except (RuntimeError, OSError) as exc:
+            except (RuntimeError, OSError, SafetensorError) as exc:
                 raise UserError(f"benchmark supernet: {weights} does not hold weights of this super-network "
                                 f"({str(exc).splitlines()[0]})") from None
             self._loaded = (ident, model.to(self.context.device).eval())
@@ -225,7 +226,7 @@ class SupernetBenchmark(Benchmark):
     def _score(self, supernet: nn.Module, arch: Arch, seed: int, started: float) -> Result:
         o = self.options
         self.space.activate(supernet, arch)  # type: ignore[attr-defined]
-        scores, splits = score_model(supernet, self.context, o.eval_batch, self._subsample(seed))
+        scores, splits = score_model(supernet, self.context, o.eval_batch, self.scored_rows(seed))
         small = self.space.extract(supernet, arch)  # type: ignore[attr-defined]
         latency = latency_ms(small, self.context.options.max_len, o.latency_batch, self.context.device)
         costs = self.space.supernet_costs(arch)  # type: ignore[attr-defined]

@@ -55,9 +55,17 @@ def handle(args: argparse.Namespace) -> int:
     return {"profile": profile, "extract": extract}[args.action](args)
 
 
-def _space(args: argparse.Namespace) -> Any:
+def _space(args: argparse.Namespace, run_key: dict[str, Any] | None = None) -> Any:
+    """The composition space of ``--space-opt``; for ``extract --run``, the run's own, with
+    ``--space-opt`` changing it (a base folder that moved), and refused if its base is another."""
     cls = get_space("composition")
-    return cls(cls.make_options(split_pairs(args.space_opt, "--space-opt")))
+    given = split_pairs(args.space_opt, "--space-opt")
+    options = {**(run_key or {}).get("options", {}), **given}
+    space = cls(cls.make_options(options))
+    if run_key and run_key.get("base") not in (None, space.base.key):
+        raise UserError(f"--run: the run searched the base {run_key['base']}, not the one in {space.base.folder} "
+                        f"({space.base.key}); give --space-opt base= the run's base folder")
+    return space
 
 
 def profile(args: argparse.Namespace) -> int:
@@ -84,8 +92,8 @@ def profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _from_run(store_path: str) -> tuple[str, Path]:
-    """The card a one-shot run selected and the weights it trained."""
+def _from_run(store_path: str) -> tuple[str, Path, dict[str, Any]]:
+    """The card a one-shot run selected, the weights it trained and the key of the run's space."""
     from nasbench_txf.run.store import Store
     from nasbench_txf.run.trials import run_dir
 
@@ -96,7 +104,7 @@ def _from_run(store_path: str) -> tuple[str, Path]:
             weights = run_dir(store_path) / "strategies" / cell.cell_id / "supernet.safetensors"
             trials = store.trials(cell.cell_id)
             if weights.is_file() and trials:
-                found.append((json.dumps(trials[0].card), weights))
+                found.append((json.dumps(trials[0].card), weights, dict(cell.key["space"])))
     finally:
         store.close()
     if len(found) != 1:
@@ -128,14 +136,15 @@ def extract(args: argparse.Namespace) -> int:
         raise UserError("composition extract: --run brings its own weights; leave --weights out")
     out = Path(args.out)
     empty_out(out)
-    card, weights = _from_run(args.run) if args.run else (args.card, Path(args.weights) if args.weights else None)
-    space = _space(args)
+    card, weights, run_key = _from_run(args.run) if args.run else (
+        args.card, Path(args.weights) if args.weights else None, None)
+    space = _space(args, run_key)
     arch = space.resolve(card)
     bench_cls = get_benchmark("supernet")
     bench = bench_cls(space, options=bench_cls.make_options(split_pairs(args.benchmark_opt, "--benchmark-opt")))
     if weights is not None and not weights.is_file():
         raise UserError(f"--weights {weights}: no such file")
-    supernet = bench._trained(weights) if weights is not None else bench.supernet
+    supernet = bench.trained_supernet(weights) if weights is not None else bench.supernet
     inherited = bench.evaluate_with(arch, 0, weights) if weights is not None else bench.evaluate(arch, 0)
     small = space.extract(supernet, arch)
     announce(f"composition extract: saving the model to {out}")
@@ -143,7 +152,7 @@ def extract(args: argparse.Namespace) -> int:
     for file in sorted((space.base.folder / TOKENIZER_DIR).iterdir()):
         (out / file.name).write_bytes(file.read_bytes())
     loaded = load_composed(out).to(bench.context.device)
-    scores, _ = score_model(loaded, bench.context, bench.options.eval_batch)
+    scores, _ = score_model(loaded, bench.context, bench.options.eval_batch, bench.scored_rows(0))
     base = space.extract(bench.supernet, space.resolve("base"))
     speed = latencies(bench, {"extracted": loaded, "base": base})
     costs, base_costs = space.supernet_costs(arch), space.supernet_costs(space.resolve("base"))

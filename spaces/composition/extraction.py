@@ -85,7 +85,9 @@ def fold(model: ComposedBert, gates: torch.Tensor) -> np.ndarray:
     layout = model.layout
     values = gates.detach().to(torch.float64).cpu()
     bits = card_bits(layout, values.numpy())
-    kept = torch.where(torch.as_tensor(bits, dtype=torch.bool), values, torch.zeros_like(values))
+    # only what the card keeps is scaled: the rest stays as trained, so that another card of these
+    # weights that keeps it (a further ask of the search) computes it
+    kept = torch.where(torch.as_tensor(bits, dtype=torch.bool), values, torch.ones_like(values))
     for index, layer in enumerate(model.layers):
         g = layer_gates(layout, kept, index)
         heads, ffn = layer.heads, layer.ffn
@@ -136,7 +138,7 @@ def extract(model: ComposedBert, bits: np.ndarray) -> ComposedBert:
 def _layer_like(source: ComposedLayer, keep: LayerWidths) -> ComposedLayer:
     heads, ffn = source.heads, source.ffn
     return ComposedLayer(heads.query.in_features, keep.qk, keep.v, keep.ffn, heads.scale, ffn.activation,
-                         ffn.dropout, heads.dropout, source.attention_norm.eps)
+                         ffn.dropout, heads.attention_dropout, source.attention_norm.eps)
 
 
 def counts(layout: Layout, bits: np.ndarray, seq_len: int) -> dict[str, float]:

@@ -93,9 +93,12 @@ def _offsets(widths: list[int]) -> list[int]:
 class HeadGroup(nn.Module):
     """Single-head attentions connected by Ψ; head ``i`` has ``qk[i]`` query/key and ``v[i]`` value columns."""
 
-    def __init__(self, hidden: int, qk: list[int], v: list[int], scale: float, dropout: float) -> None:
+    def __init__(self, hidden: int, qk: list[int], v: list[int], scale: float, dropout: float,
+                 attention_dropout: float) -> None:
         super().__init__()
-        self.qk, self.v, self.scale, self.dropout = list(qk), list(v), scale, dropout
+        self.qk, self.v, self.scale = list(qk), list(v), scale
+        #: BERT's dropout rates: of the output, and of the attention probabilities
+        self.dropout, self.attention_dropout = dropout, attention_dropout
         self.query, self.key = _linear(hidden, sum(qk)), _linear(hidden, sum(qk))
         self.value, self.output = _linear(hidden, sum(v)), _linear(sum(v), hidden)
         self.register_buffer("link_scale", torch.ones(max(len(qk) - 1, 0)))
@@ -124,7 +127,7 @@ class HeadGroup(nn.Module):
                 qk: list[int], vw: list[int]) -> torch.Tensor:
         """Each head's attention over its own columns; heads of one shape are computed together."""
         batch, length, _ = q.shape
-        p = self.dropout if self.training else 0.0
+        p = self.attention_dropout if self.training else 0.0
         if len(set(qk)) == 1 and len(set(vw)) == 1 and qk[0] > 0:
             n, dk, dv = len(qk), qk[0], vw[0]
             heads = [t.view(batch, length, n, d).transpose(1, 2) for t, d in ((q, dk), (k, dk), (v, dv))]
@@ -137,7 +140,7 @@ class HeadGroup(nn.Module):
                 continue
             vh = v[..., vo[i]:vo[i + 1]].unsqueeze(1)
             if dk == 0:  # no query-key similarity left: a uniform average of the values (Fig. 2)
-                weights = torch.softmax(mask.expand(batch, 1, length, length), dim=-1)
+                weights = F.dropout(torch.softmax(mask.expand(batch, 1, length, length), dim=-1), p, self.training)
                 pieces.append((weights @ vh).squeeze(1))
                 continue
             qh, kh = (t[..., qo[i]:qo[i + 1]].unsqueeze(1) for t in (q, k))
@@ -192,11 +195,10 @@ class ComposedLayer(nn.Module):
     def __init__(self, hidden: int, qk: list[int], v: list[int], ffn: list[int], scale: float, activation: Any,
                  dropout: float, attention_dropout: float, eps: float) -> None:
         super().__init__()
-        self.heads = HeadGroup(hidden, qk, v, scale, attention_dropout)
+        self.heads = HeadGroup(hidden, qk, v, scale, dropout, attention_dropout)
         self.attention_norm = GatedLayerNorm(hidden, eps)
         self.ffn = FeedForwardGroup(hidden, ffn, activation, dropout)
         self.ffn_norm = GatedLayerNorm(hidden, eps)
-        self.hidden_dropout = dropout
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, gates: LayerGates | None) -> torch.Tensor:
         if gates is None:

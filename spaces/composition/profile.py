@@ -18,6 +18,7 @@ A profile holds the processor it was measured on; a search on another processor 
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -157,6 +158,9 @@ def read_profile(path: Path) -> dict[str, Any]:
     if not isinstance(profile, dict) or profile.get("format") != FORMAT or not isinstance(profile.get("costs"), dict) \
             or set(profile["costs"]) != set(CATEGORIES):
         raise DataError(f"{path}: not a component profile (format {FORMAT})")
+    for kind, cost in profile["costs"].items():
+        if isinstance(cost, bool) or not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
+            raise DataError(f"{path}: the cost of {kind} is {json.dumps(cost)}, not a number of at least 0")
     return profile
 
 
