@@ -270,7 +270,10 @@ class CompositionSpace(Space):
         """A profile of the base on ``device`` (cached per base, parts, processor and settings)."""
         from nasbench_txf.spaces.composition.profile import processor
 
-        ident = json.dumps([self.key(), processor(device), settings.__dict__], sort_keys=True, default=list)
+        parts = self.layout.parts
+        base = {"name": self.name, "options": {"parts_ffn": parts.ffn, "parts_qk": parts.qk, "parts_value": parts.value},
+                "base": self.base.key}  # not the folder: a base that moved keeps its profile
+        ident = json.dumps([base, processor(device), settings.__dict__], sort_keys=True, default=list)
         path = cache_root() / "composition-profiles" / f"{hashlib.sha256(ident.encode()).hexdigest()[:20]}.json"
         if path.is_file():
             return read_profile(path)
