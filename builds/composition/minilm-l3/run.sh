@@ -11,7 +11,7 @@ nasbench-txf eftnas build --base "$out/base" --task sst2 --data-dir ../shared/da
   --build-opt train_size=16000 --build-opt finetune_epochs=2 --build-opt supernet_steps=1 \
   --build-opt max_len=64 --build-opt seq_len=64 --build-opt c_min=70000000 \
   --build-opt finetune_lr=5e-5 --build-opt threads=2 --json > "$out/build.json" 2> "$out/build.log"
-for spec in "do 1.5" "do 3" "do 6" "sdo 1" "sdo 2" "sdo 4"; do
+for spec in "do 1.5" "sdo 2" "do 3" "sdo 1" "sdo 4" "do 6"; do
   set -- $spec
   name="$1-lam$2"
   if [ ! -f "$out/$name.json" ]; then

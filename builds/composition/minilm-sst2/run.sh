@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 out=builds/composition/minilm-sst2
 base=builds/eftnas-minilm-sst2
-for spec in "do 1.5" "do 3" "do 6" "sdo 1" "sdo 2" "sdo 4"; do
+for spec in "do 1.5" "sdo 2" "do 3" "sdo 1" "sdo 4" "do 6"; do
   set -- $spec
   name="$1-lam$2"
   if [ ! -f "$out/$name.json" ]; then

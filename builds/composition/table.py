@@ -1,0 +1,34 @@
+"""The results of a composition study as a Markdown table like [COMPOSE20 Table 7]: one row per
+one-shot search (the `NAME.json` report of `nasbench-txf composition extract --run` and the
+`NAME.sqlite` store of its run, both written by the folder's run.sh), with the base first.
+
+    python builds/composition/table.py builds/composition/minilm-sst2
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from nasbench_txf.run.store import Store
+
+folder = Path(sys.argv[1])
+reports = sorted((p for p in folder.glob("*-lam*.json") if not p.name.endswith(".run.json")),
+                 key=lambda p: (p.stem.split("-")[0], float(p.stem.split("lam")[1])))
+print("| search | λ | dev accuracy | Δ vs base | speed-up | parameters | MACs | dropped or changed | training |")
+print("|---|---|---|---|---|---|---|---|---|")
+first = json.loads(reports[0].read_text()) if reports else None
+if first:
+    base = first["base_scores"]["dev"]["accuracy"]
+    print(f"| the fine-tuned base | – | {100 * base:.2f}% | – | 1.00× ({first['base_latency_ms']:.1f} ms) | "
+          f"{first['base_params'] / 1e6:.2f} M | 100% | – | – |")
+for path in reports:
+    r = json.loads(path.read_text())
+    strategy, lam = path.stem.split("-lam")
+    with Store.open(folder / f"{path.stem}.sqlite", create=False) as store:
+        (cell,) = store.cells()
+        seconds = store.trials(cell.cell_id)[0].reported_seconds
+    changed = ", ".join(f"{kind} {text}" for kind, text in r["changed"].items() if not text.startswith("0 of"))
+    accuracy = r["extracted"]["accuracy"]
+    print(f"| `{strategy}` | {lam} | {100 * accuracy:.2f}% | {100 * (accuracy - base):+.2f} | "
+          f"{r['speedup']:.2f}× ({r['latency_ms']:.1f} ms) | {r['params'] / 1e6:.2f} M ({100 * r['params_fraction']:.0f}%) | "
+          f"{100 * r['macs_fraction']:.0f}% | {changed or 'nothing'} | {seconds:.0f} s |")
