@@ -14,6 +14,9 @@ Each step samples ``w ~ π(·|φ)`` with ``E[w_i] = sigmoid(φ_i)``, trains θ o
 
 The policy starts at the base network with ``explore`` as the chance that a sample differs from it
 in each parameter (the paper starts w at the base network and lets the policy explore). The
+default ``lr_arch`` is sized so that, with ν = 0.01, a component whose cost exceeds what it is
+worth by 0.1 of loss is dropped within about 100 steps: φ must move by log(9) ≈ 2.2, and its
+expected step is ``lr_arch·ν·p(1−p)·ΔL`` with p = 0.9. The
 output is the maximum-likelihood card: ``w_i = 1`` where ``sigmoid(φ_i) > 1/2``; asked for more
 cards, SDO samples them from its policy.
 Hand-written: the estimator is four lines over the network's own loss.
@@ -37,7 +40,7 @@ from nasbench_txf.strategies.one_shot import OneShotOptions, OneShotSearch
 class SDOOptions(OneShotOptions):
     lam: float = option(1e-2, "λ: weight of the cost term L_c(w) (in units of the base network's time)")
     nu: float = option(0.01, "ν: size of the policy's updates relative to the loss (App. A.1)")
-    lr_arch: float = option(100.0, "learning rate of the policy's parameters φ (each update is lr_arch·ν·g·L)")
+    lr_arch: float = option(300.0, "learning rate of the policy's parameters φ (each update is lr_arch·ν·g·L)")
     explore: float = option(0.1, "initial chance that a sampled parameter differs from the base network's")
     estimator: Literal["exact", "paper"] = option("exact", "exact: the Bernoulli score with a running baseline; "
                                                            "paper: App. A.1's (-1)^(1-w) form")
