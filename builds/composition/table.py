@@ -29,6 +29,7 @@ for path in reports:
         seconds = store.trials(cell.cell_id)[0].reported_seconds
     changed = ", ".join(f"{kind} {text}" for kind, text in r["changed"].items() if not text.startswith("0 of"))
     accuracy = r["extracted"]["accuracy"]
+    params = f"{r['params'] / 1e6:.2f} M ({100 * r['params_fraction']:.0f}%)"
     print(f"| `{strategy}` | {lam} | {100 * accuracy:.2f}% | {100 * (accuracy - base):+.2f} | "
-          f"{r['speedup']:.2f}× ({r['latency_ms']:.1f} ms) | {r['params'] / 1e6:.2f} M ({100 * r['params_fraction']:.0f}%) | "
-          f"{100 * r['macs_fraction']:.0f}% | {changed or 'nothing'} | {seconds:.0f} s |")
+          f"{r['speedup']:.2f}× ({r['latency_ms']:.1f} ms) | {params} | {100 * r['macs_fraction']:.0f}% | "
+          f"{changed or 'nothing'} | {seconds:.0f} s |")

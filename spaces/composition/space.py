@@ -60,8 +60,11 @@ class CompositionOptions:
 
 
 class CompositionSpace(Space):
-    """Component composition: heads, query-key and value parts, feed-forward parts, layer-norm means
-    and horizontal or vertical connections of a fine-tuned BERT [COMPOSE20]."""
+    """A fine-tuned BERT's heads, query-key/value and FFN parts, norm means and connections [COMPOSE20].
+
+    Each component can be dropped and each connection made vertical; the fine-tuned base
+    (``--space-opt base=DIR``, an ``eftnas build`` folder) is the card ``base``.
+    """
 
     name = "composition"
     Options = CompositionOptions
@@ -270,8 +273,8 @@ class CompositionSpace(Space):
         """A profile of the base on ``device`` (cached per base, parts, processor and settings)."""
         from nasbench_txf.spaces.composition.profile import processor
 
-        parts = self.layout.parts
-        base = {"name": self.name, "options": {"parts_ffn": parts.ffn, "parts_qk": parts.qk, "parts_value": parts.value},
+        p = self.layout.parts
+        base = {"name": self.name, "options": {"parts_ffn": p.ffn, "parts_qk": p.qk, "parts_value": p.value},
                 "base": self.base.key}  # not the folder: a base that moved keeps its profile
         ident = json.dumps([base, processor(device), settings.__dict__], sort_keys=True, default=list)
         path = cache_root() / "composition-profiles" / f"{hashlib.sha256(ident.encode()).hexdigest()[:20]}.json"
