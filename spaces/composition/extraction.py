@@ -113,6 +113,8 @@ def extract(model: ComposedBert, bits: np.ndarray) -> ComposedBert:
     layers = []
     for index, (source, keep) in enumerate(zip(model.layers, widths(layout, bits), strict=True)):
         g = layer_gates(layout, torch.as_tensor(bits, dtype=torch.float32), index)
+        links = g.head_links * source.heads.link_scale
+        keep = _by_shape(keep, links.tolist(), layout.shape.head_dim)
         layer = _layer_like(source, keep)
         q, v, f = (torch.as_tensor(c, dtype=torch.long) for c in (keep.q_columns, keep.v_columns, keep.ffn_columns))
         heads, ffn = layer.heads, layer.ffn
@@ -124,7 +126,7 @@ def extract(model: ComposedBert, bits: np.ndarray) -> ComposedBert:
         heads.output.bias.copy_(source.heads.output.bias)
         ffn.down.weight.copy_(source.ffn.down.weight[:, f])
         ffn.down.bias.copy_(source.ffn.down.bias)
-        heads.link_scale.copy_(g.head_links * source.heads.link_scale)
+        heads.link_scale.copy_(links)
         ffn.link_scale.copy_(g.ffn_links * source.ffn.link_scale)
         for target_norm, origin_norm, gate in ((layer.attention_norm, source.attention_norm, g.ln_mean[0]),
                                                (layer.ffn_norm, source.ffn_norm, g.ln_mean[1])):
@@ -133,6 +135,24 @@ def extract(model: ComposedBert, bits: np.ndarray) -> ComposedBert:
         layers.append(layer)
     return ComposedBert(copy.deepcopy(model.embeddings), layers, copy.deepcopy(model.pooler),
                         copy.deepcopy(model.classifier), model.dropout).eval()
+
+
+def _by_shape(keep: LayerWidths, links: list[float], head_dim: int) -> LayerWidths:
+    """``keep`` with the heads of each horizontal run ordered by their widths: they read one input
+    and their outputs are summed, so the order changes nothing but lets heads of one shape be
+    computed in one batch. The connections stay where they are (inside a run they are 0)."""
+    order: list[int] = []
+    first = 0
+    for end in [j + 1 for j, w in enumerate(links) if w != 0.0] + [len(keep.qk)]:
+        order += sorted(range(first, end), key=lambda h: (keep.qk[h], keep.v[h]))
+        first = end
+
+    def columns(kept: np.ndarray) -> np.ndarray:
+        by_head = [kept[kept // head_dim == h] for h in order]
+        return np.concatenate(by_head) if by_head else kept
+
+    return LayerWidths([keep.qk[h] for h in order], [keep.v[h] for h in order], keep.ffn,
+                       columns(keep.q_columns), columns(keep.v_columns), keep.ffn_columns)
 
 
 def _layer_like(source: ComposedLayer, keep: LayerWidths) -> ComposedLayer:

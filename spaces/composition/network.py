@@ -125,28 +125,29 @@ class HeadGroup(nn.Module):
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor,
                 qk: list[int], vw: list[int]) -> torch.Tensor:
-        """Each head's attention over its own columns; heads of one shape are computed together."""
+        """Each head's attention over its own columns; each run of consecutive heads of one shape
+        is one batched computation (an extracted model orders a segment's heads by shape)."""
         batch, length, _ = q.shape
         p = self.attention_dropout if self.training else 0.0
-        if len(set(qk)) == 1 and len(set(vw)) == 1 and qk[0] > 0:
-            n, dk, dv = len(qk), qk[0], vw[0]
-            heads = [t.view(batch, length, n, d).transpose(1, 2) for t, d in ((q, dk), (k, dk), (v, dv))]
-            out = F.scaled_dot_product_attention(*heads, attn_mask=mask, dropout_p=p, scale=self.scale)
-            return out.transpose(1, 2).reshape(batch, length, n * dv)
         qo, vo = _offsets(qk), _offsets(vw)
         pieces = []
-        for i, (dk, dv) in enumerate(zip(qk, vw, strict=True)):
-            if dv == 0:
-                continue
-            vh = v[..., vo[i]:vo[i + 1]].unsqueeze(1)
-            if dk == 0:  # no query-key similarity left: a uniform average of the values (Fig. 2)
+        first = 0
+        while first < len(qk):
+            end = first + 1
+            while end < len(qk) and (qk[end], vw[end]) == (qk[first], vw[first]):
+                end += 1
+            n, dk, dv = end - first, qk[first], vw[first]
+            values = v[..., vo[first]:vo[end]]
+            if dv and not dk:  # no query-key similarity left: a uniform average of the values (Fig. 2)
                 weights = F.dropout(torch.softmax(mask.expand(batch, 1, length, length), dim=-1), p, self.training)
-                pieces.append((weights @ vh).squeeze(1))
-                continue
-            qh, kh = (t[..., qo[i]:qo[i + 1]].unsqueeze(1) for t in (q, k))
-            pieces.append(F.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask, dropout_p=p,
-                                                         scale=self.scale).squeeze(1))
-        return torch.cat(pieces, dim=-1)
+                pieces.append(weights.squeeze(1) @ values)
+            elif dv:
+                heads = [t.reshape(batch, length, n, d).transpose(1, 2) for t, d in (
+                    (q[..., qo[first]:qo[end]], dk), (k[..., qo[first]:qo[end]], dk), (values, dv))]
+                out = F.scaled_dot_product_attention(*heads, attn_mask=mask, dropout_p=p, scale=self.scale)
+                pieces.append(out.transpose(1, 2).reshape(batch, length, n * dv))
+            first = end
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=-1)
 
 
 class FeedForwardGroup(nn.Module):
