@@ -6,13 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 out=builds/composition/minilm-sst2
 base=builds/eftnas-minilm-sst2
-for spec in "do 1.5" "sdo 2" "do 3" "sdo 1" "sdo 4" "do 6"; do
+for spec in "do 1.5" "sdo 2" "do 3" "sdo 1" "sdo 0.5" "do 0.5"; do
   set -- $spec
   name="$1-lam$2"
   if [ ! -f "$out/$name.json" ]; then
-    nasbench-txf run --space composition --space-opt base=$base --strategy "$1" --strategy-opt lam="$2" \
-      --strategy-opt steps=300 --benchmark supernet --benchmark-opt threads=2 --budget 1 \
-      --store "$out/$name.sqlite" --json > "$out/$name.run.json" 2> "$out/$name.log"
+    if [ ! -s "$out/$name.run.json" ]; then
+      resume=(); [ -f "$out/$name.sqlite" ] && resume=(--resume)
+      nasbench-txf run "${resume[@]}" --space composition --space-opt base=$base --strategy "$1" \
+        --strategy-opt lam="$2" --strategy-opt steps=300 --benchmark supernet --benchmark-opt threads=2 --budget 1 \
+        --store "$out/$name.sqlite" --json > "$out/$name.run.json.part" 2>> "$out/$name.log"
+      mv "$out/$name.run.json.part" "$out/$name.run.json"
+    fi
     nasbench-txf composition extract --run "$out/$name.sqlite" --space-opt base=$base \
       --benchmark-opt threads=2 --out "$out/$name.files/extracted" --json > "$out/$name.json" 2>> "$out/$name.log"
   fi

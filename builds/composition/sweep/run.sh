@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../../.."
 out=builds/composition/sweep
 nasbench-txf sweep --space composition --space-opt base=builds/eftnas-minilm-sst2 --benchmark supernet \
   --benchmark-opt threads=1 --benchmark-opt subsample=300 \
-  --strategies "do(steps=100,lam=3),sdo(steps=100,lam=2),nsga2(against=latency_ms),rs" \
+  --strategies "do(steps=100,lam=1.5),sdo(steps=100,lam=1),nsga2(against=latency_ms),rs" \
   --seeds 1 --budget-seconds 400 --workers 2 --store "$out/sweep.sqlite" --json > "$out/sweep.json" 2> "$out/sweep.log"
-nasbench-txf leaderboard publish "$out/sweep.sqlite" --out docs/leaderboard/composition > "$out/publish.log" 2>&1
+nasbench-txf leaderboard publish "$out/sweep.sqlite" --out docs/leaderboard-composition \
+  --markdown docs/leaderboard-composition.md > "$out/publish.log" 2>&1
