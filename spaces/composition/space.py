@@ -44,6 +44,7 @@ from nasbench_txf.spaces.composition.profile import (
     check_profile,
     gate_costs,
     measure,
+    processor,
     read_profile,
     write_profile,
 )
@@ -271,8 +272,6 @@ class CompositionSpace(Space):
 
     def measured_profile(self, device: torch.device, settings: Settings) -> dict[str, Any]:
         """A profile of the base on ``device`` (cached per base, parts, processor and settings)."""
-        from nasbench_txf.spaces.composition.profile import processor
-
         p = self.layout.parts
         base = {"name": self.name, "options": {"parts_ffn": p.ffn, "parts_qk": p.qk, "parts_value": p.value},
                 "base": self.base.key}  # not the folder: a base that moved keeps its profile

@@ -1,23 +1,6 @@
 #!/usr/bin/env bash
 # DO and SDO at three values of lambda each on MiniLM-L6 fine-tuned on SST-2 (the base of the
-# EFTNAS build builds/eftnas-minilm-sst2), 300 training steps of 32 rows; each run is resumable
-# (run it again after a kill). Then each selected model is extracted and timed against the base.
+# EFTNAS build builds/eftnas-minilm-sst2), extracted and timed (../searches.sh). Resumable.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-out=builds/composition/minilm-sst2
-base=builds/eftnas-minilm-sst2
-for spec in "do 1.5" "sdo 2" "do 3" "sdo 1" "sdo 0.5" "do 0.5"; do
-  set -- $spec
-  name="$1-lam$2"
-  if [ ! -f "$out/$name.json" ]; then
-    if [ ! -s "$out/$name.run.json" ]; then
-      resume=(); [ -f "$out/$name.sqlite" ] && resume=(--resume)
-      nasbench-txf run "${resume[@]}" --space composition --space-opt base=$base --strategy "$1" \
-        --strategy-opt lam="$2" --strategy-opt steps=300 --benchmark supernet --benchmark-opt threads=2 --budget 1 \
-        --store "$out/$name.sqlite" --json > "$out/$name.run.json.part" 2>> "$out/$name.log"
-      mv "$out/$name.run.json.part" "$out/$name.run.json"
-    fi
-    nasbench-txf composition extract --run "$out/$name.sqlite" --space-opt base=$base \
-      --benchmark-opt threads=2 --out "$out/$name.files/extracted" --json > "$out/$name.json" 2>> "$out/$name.log"
-  fi
-done
+builds/composition/searches.sh builds/eftnas-minilm-sst2 builds/composition/minilm-sst2
