@@ -12,6 +12,7 @@ training) are measured against the best value observed in the store.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Sequence
@@ -146,9 +147,18 @@ class RunTable:
         return dict(grouped)
 
 
+#: the longest JSON option value a title shows whole
+TITLE_VALUE_CHARS = 40
+
+
 def _options_text(options_json: str) -> str:
+    """Options as ``(k=v, ...)``; a long JSON value (a child space's parent cards) as its
+    digest, which keeps titles short and distinct."""
     options = {k: v for k, v in json.loads(options_json).items() if v != ""}
-    return "(" + ", ".join(f"{k}={v}" for k, v in options.items()) + ")" if options else ""
+    shown = {k: f"#{hashlib.sha256(v.encode()).hexdigest()[:8]}"
+             if isinstance(v, str) and v.startswith(("[", "{")) and len(v) > TITLE_VALUE_CHARS else v
+             for k, v in options.items()}
+    return "(" + ", ".join(f"{k}={v}" for k, v in shown.items()) + ")" if shown else ""
 
 
 def read_tables(path: Path, *, space: str | None = None, benchmark: str | None = None,

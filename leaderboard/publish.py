@@ -29,8 +29,9 @@ import pandas as pd
 from nasbench_txf import __version__
 from nasbench_txf.core.errors import UserError
 from nasbench_txf.core.files import umask, write_atomic
+from nasbench_txf.run.pipeline_report import PipelineReport
 
-from . import plots, views
+from . import pipeline, plots, views
 from .aggregate import Settings, leaderboard
 from .collect import RunTable
 from .render import Provenance, html_page, html_section, markdown, md_table, md_text
@@ -66,8 +67,9 @@ def slug(text: str) -> str:
 
 def publish(tables: Sequence[RunTable], out: Path, settings: Settings, provenance: Provenance,
             family: str = views.DEFAULT_FAMILY, markdown_copy: Path | None = None,
-            store: Path | None = None) -> list[str]:
-    """Every table with its plots, plus the grid and the ablation where the table has them.
+            store: Path | None = None, pipelines: Sequence[PipelineReport] = ()) -> list[str]:
+    """Every table with its plots, plus the grid and the ablation where the table has them,
+    and the report of each pipeline in ``pipelines``.
 
     ``markdown_copy``: also write the Markdown page there (atomically), its images linked
     relative to it (e.g. ``docs/leaderboard.md`` beside ``--out docs/leaderboard``).
@@ -83,6 +85,11 @@ def publish(tables: Sequence[RunTable], out: Path, settings: Settings, provenanc
     try:
         work.chmod(0o777 & ~umask())  # mkdtemp's 0700 would hide the site from a web server or other users
         page = Page()
+        for number, report in enumerate(pipelines, start=1):
+            image = pipeline.curve_plot(report, work / f"pipeline-{number}-best-so-far.png")
+            page.markdown.append(pipeline.markdown_section(report, image.name))
+            page.html.append(pipeline.html_section(report, image.name))
+            page.files.append(image.name)
         for table in tables:
             _table_sections(table, work, settings, provenance, family, page)
         text = f"# {TITLE}\n\n" + "\n".join(page.markdown)

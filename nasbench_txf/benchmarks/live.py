@@ -18,6 +18,7 @@ and ``transfer=true`` starts a new arch from the trained neighbour with the larg
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -34,10 +35,11 @@ from safetensors.torch import load_file, save_file
 
 from nasbench_txf.core.arch import Arch, canonical_json
 from nasbench_txf.core.benchmark import Benchmark
+from nasbench_txf.core.errors import UserError
 from nasbench_txf.core.files import atomic_path
 from nasbench_txf.core.options import option, options_dict
 from nasbench_txf.core.result import Metric, Result
-from nasbench_txf.core.space import BuildsModels, Space, TransfersWeights
+from nasbench_txf.core.space import BuildsModels, Space, TransfersAcrossLevels, TransfersWeights
 from nasbench_txf.core.threads import torch_threads
 from nasbench_txf.tables.machine import describe
 from nasbench_txf.training.context import TaskOptions, Tokenized, TrainingContext, training_device
@@ -63,6 +65,9 @@ class LiveOptions(TaskOptions):
     latency_batch: int = option(1, "sequences per forward pass when measuring latency")
     transfer: bool = option(False, "start from the trained neighbour with most overlap")
     tau: float = option(0.8, "minimum overlap fraction for a transfer (§4.1)")
+    transfer_epochs: int = option(0, "epochs of a model started from a neighbour's weights "
+                                     "(it is fine-tuned directly, App. B.2); 0 = the recipe's epochs",
+                                  keyed_at_default=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -70,6 +75,8 @@ class LiveOptions(TaskOptions):
             raise ValueError("latency_batch must be >= 1")
         if not 0 < self.tau <= 1:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+        if self.transfer_epochs < 0:
+            raise ValueError(f"transfer_epochs must be >= 0, got {self.transfer_epochs}")
 
 
 class Live(Benchmark):
@@ -170,7 +177,7 @@ class Live(Benchmark):
     def recipe_key(self) -> str:
         """What makes two trainings of the same arch and seed interchangeable."""
         options = {k: v for k, v in options_dict(self.options).items() if k not in ("threads", "latency_batch")}
-        key = {"space": self.space.key(), "task": self.spec.name, "options": options}
+        key = {"space": self.space.models_key(), "task": self.spec.name, "options": options}
         return hashlib.sha256(canonical_json(key).encode()).hexdigest()[:16]
 
     def _checkpoint(self, arch: Arch, seed: int) -> Path | None:
@@ -206,7 +213,11 @@ class Live(Benchmark):
             meta = self._header(path)
             if meta is None:
                 continue
-            other = space.arch(meta["card"])  # type: ignore[attr-defined]
+            try:
+                other = (space.neighbour_arch(meta["card"]) if isinstance(space, TransfersAcrossLevels)
+                         else space.arch(meta["card"]))  # type: ignore[attr-defined]
+            except UserError:  # not a card of this space's family: not a neighbour
+                continue
             if other == arch:
                 continue
             fraction = space.overlap_fraction(arch, other)
@@ -236,8 +247,9 @@ class Live(Benchmark):
         model = self.space.build_model(  # type: ignore[attr-defined]
             arch, vocab_size=data.vocab_size, num_labels=num_labels, max_len=o.max_len, dropout=o.dropout)
         transferred = self._transfer(arch, model, num_labels) if o.transfer else {}
+        recipe = dataclasses.replace(o, epochs=o.transfer_epochs) if transferred and o.transfer_epochs else o
         try:
-            outcome = train(model, data.train, data.evaluations, self.spec, o, seed, data.pad)
+            outcome = train(model, data.train, data.evaluations, self.spec, recipe, seed, data.pad)
         except Diverged as exc:
             return Result.failed(str(exc), cost_seconds=time.perf_counter() - started, **transferred)
         labels = np.concatenate([split.labels for split in data.evaluations.values()])

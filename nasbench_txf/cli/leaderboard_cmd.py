@@ -71,6 +71,16 @@ def _tables(args: argparse.Namespace) -> list[Any]:
     return read_tables(args.store, space=args.space, benchmark=args.benchmark, task=args.task)
 
 
+def _pipelines(path: Path) -> list[Any]:
+    """The report of the pipeline in the store at ``path``, if it holds one."""
+    from nasbench_txf.run.pipeline import META_KEY
+    from nasbench_txf.run.pipeline_report import pipeline_report
+    from nasbench_txf.run.store import Store
+
+    with Store.open(path, create=False) as store:
+        return [pipeline_report(store)] if store.meta(META_KEY) is not None else []
+
+
 def handle_show(args: argparse.Namespace) -> int:
     from nasbench_txf.leaderboard.aggregate import leaderboard
     from nasbench_txf.leaderboard.render import Provenance, markdown
@@ -102,7 +112,7 @@ def handle_publish(args: argparse.Namespace) -> int:
 
     check_targets(args.out, args.markdown, args.store)  # refuse before reading the store
     files = publish(_tables(args), args.out, _settings(args), Provenance(command_line()), family=args.family,
-                    markdown_copy=args.markdown, store=args.store)
+                    markdown_copy=args.markdown, store=args.store, pipelines=_pipelines(args.store))
     print(f"wrote {len(files)} files to {args.out}: {', '.join(files)}")
     print(f"open {args.out / 'index.html'} in a browser, or read {args.out / 'leaderboard.md'}")
     return 0

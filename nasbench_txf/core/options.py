@@ -19,9 +19,14 @@ from typing import Any, Literal, get_args, get_origin
 from nasbench_txf.core.errors import OptionError
 
 
-def option(default: Any, help: str) -> Any:
-    """A dataclass field with a default and the help text ``list`` and the docs show."""
-    return dataclasses.field(default=default, metadata={"help": help})
+def option(default: Any, help: str, *, keyed_at_default: bool = True) -> Any:
+    """A dataclass field with a default and the help text ``list`` and the docs show.
+
+    ``keyed_at_default=False``: at its default the option is left out of
+    :func:`options_dict`, and so of every key built from it (run stores, tables, checkpoints):
+    keys made before the option existed stay valid.
+    """
+    return dataclasses.field(default=default, metadata={"help": help, "keyed_at_default": keyed_at_default})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,8 +115,13 @@ def split_pairs(pairs: Iterable[str], flag: str) -> dict[str, str]:
 
 
 def options_dict(options: Any) -> dict[str, Any]:
-    """Options as a plain JSON-able dict, every field with its value (defaults included)."""
-    return dataclasses.asdict(options)
+    """Options as a plain JSON-able dict, every field with its value (defaults included, but
+    for an option declared ``keyed_at_default=False`` at its default)."""
+    values = dataclasses.asdict(options)
+    for f in dataclasses.fields(options):
+        if not f.metadata.get("keyed_at_default", True) and values[f.name] == f.default:
+            del values[f.name]
+    return values
 
 
 def options_help(options_type: type) -> list[dict[str, str]]:

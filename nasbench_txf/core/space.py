@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -53,6 +53,12 @@ class Space(Plugin, ABC):
     def key(self) -> dict[str, Any]:
         """Name and options: what identifies this space in a run store or a cache."""
         return {"name": self.name, "options": options_dict(self.options)}
+
+    def models_key(self) -> dict[str, Any]:
+        """What decides the model a card builds, so that trained models are shared between
+        spaces that build them alike: the key, unless the options only choose which cards are
+        members (a hierarchy level, a child space), as a space overriding this says."""
+        return self.key()
 
     # -- cards ------------------------------------------------------------------------------
     @abstractmethod
@@ -208,6 +214,35 @@ class TransfersWeights(Protocol):
 
     def transfer_weights(self, query_model: torch.nn.Module, neighbour_model: torch.nn.Module) -> int:
         """Copy the shared part into ``query_model``; return how many blocks were copied."""
+        ...
+
+
+@runtime_checkable
+class TransfersAcrossLevels(Protocol):
+    """A space whose archs may take weights from models of a coarser or sibling space of its
+    family (a finer hierarchy level starts from the models a coarser one trained)."""
+
+    def neighbour_arch(self, card: Mapping[str, Any]) -> Arch:
+        """A trained model's card as an arch of this space's family, also one outside this
+        space; invalid cards raise :class:`InvalidCardError`."""
+        ...
+
+
+@runtime_checkable
+class Hierarchical(Protocol):
+    """A space searched coarse to fine [FLEXIBERT23 §3.2.2]: the best cards of one level and
+    their neighbours span the next level's space, which the registry opens by the space's
+    name and the options :meth:`child_options` returns, a space like any other."""
+
+    def child_options(self, parents: Sequence[Arch]) -> dict[str, Any]:
+        """The options of the finer space spanned by ``parents`` (members of this space);
+        :class:`InvalidCardError` at the finest level."""
+        ...
+
+    def closest(self, query: Arch, candidates: Sequence[Arch],
+                distance: Callable[[Arch, Arch], float] | None = None) -> list[Arch]:
+        """``candidates`` ranked as neighbours of ``query``, nearest first; ``distance`` (an
+        embedding's, where the search has one) breaks the space's own ties."""
         ...
 
 

@@ -55,6 +55,8 @@ Spaces:
   ``enumerate()`` up to 20,000 cards).
 - :func:`check_invalid_cards_are_refused_with_a_message`: bad cards and archs of another
   space raise :class:`~nasbench_txf.core.errors.InvalidCardError` with a message.
+- :func:`check_a_hierarchical_space_spans_child_spaces`: a hierarchical space's child options
+  open a space of the same plugin; ``closest`` ranks every candidate but the query.
 
 Encodings: :func:`check_fixed_length_finite_vectors`: after ``fit()``, ``encode`` gives
 finite ``float64`` vectors of length ``dim``, the same each time and for each arch alone,
@@ -126,6 +128,7 @@ from nasbench_txf.testing.encoding_checks import check_fixed_length_finite_vecto
 from nasbench_txf.testing.parametrize import CHECKS, Check, checks_for, checks_with_ids, parametrize_with_checks
 from nasbench_txf.testing.plugin_checks import check_declares_name_description_and_options
 from nasbench_txf.testing.space_checks import (
+    check_a_hierarchical_space_spans_child_spaces,
     check_cardinality_and_enumeration_agree,
     check_decision_vector_round_trips,
     check_graph_has_labelled_blocks_one_input_one_output,
@@ -153,6 +156,7 @@ __all__ = [
     "ToyQuadratic",
     "ToyTrainable",
     "as_subject",
+    "check_a_hierarchical_space_spans_child_spaces",
     "check_batch_ask_gives_distinct_valid_archs",
     "check_cardinality_and_enumeration_agree",
     "check_decision_vector_round_trips",

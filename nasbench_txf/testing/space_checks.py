@@ -11,7 +11,7 @@ import numpy as np
 from nasbench_txf.core.arch import Arch
 from nasbench_txf.core.errors import InvalidCardError
 from nasbench_txf.core.plugin import Plugin
-from nasbench_txf.core.space import Space
+from nasbench_txf.core.space import Hierarchical, Space
 from nasbench_txf.testing.subject import Subject, as_subject, sample_archs
 
 #: spaces up to this size are enumerated in full by the cardinality check
@@ -150,6 +150,25 @@ def check_invalid_cards_are_refused_with_a_message(plugin: type[Plugin] | Subjec
         raise AssertionError(f"space {subject.name}: check() accepted an arch of another space")
 
 
+def check_a_hierarchical_space_spans_child_spaces(plugin: type[Plugin] | Subject, /, **settings: Any) -> None:
+    """A :class:`~nasbench_txf.core.space.Hierarchical` space (others pass): the options
+    ``child_options(parents)`` gives open a space of the same plugin, which samples valid
+    archs; ``closest`` ranks exactly the candidates other than the query."""
+    subject, space = _space(plugin, settings)
+    if not isinstance(space, Hierarchical):
+        return
+    parents = sample_archs(space, 3, seed=5)
+    options = space.child_options(parents)
+    child = subject.plugin(subject.plugin.make_options(dict(options)))
+    assert isinstance(child, Space)
+    for arch in sample_archs(child, 5, seed=6):
+        child.check(arch)
+    ranked = space.closest(parents[0], parents)
+    assert sorted(a.id for a in ranked) == sorted({a.id for a in parents[1:]} - {parents[0].id}), (
+        f"space {subject.name}: closest(query, candidates) must rank every candidate but the query, once"
+    )
+
+
 CHECKS = (
     check_samples_are_valid_and_round_trip_through_json,
     check_decision_vector_round_trips,
@@ -158,4 +177,5 @@ CHECKS = (
     check_graph_has_labelled_blocks_one_input_one_output,
     check_cardinality_and_enumeration_agree,
     check_invalid_cards_are_refused_with_a_message,
+    check_a_hierarchical_space_spans_child_spaces,
 )

@@ -11,22 +11,24 @@ so level 1 has 96 + 96^2 = 9,312 cards (the paper's graph count) and level 3
 from __future__ import annotations
 
 import itertools
+import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import networkx as nx
 import numpy as np
 
-from nasbench_txf.core.arch import Arch
-from nasbench_txf.core.errors import InvalidCardError
+from nasbench_txf.core.arch import Arch, canonical_json
+from nasbench_txf.core.errors import InvalidCardError, OptionError
 from nasbench_txf.core.space import Decision, Space
 from nasbench_txf.spaces.flexibert.build import BuildsFlexiBERTModels
 from nasbench_txf.spaces.flexibert.choices import LayerChoices
 from nasbench_txf.spaces.flexibert.elements import LAYERS, OPERATIONS, Layer, card_of, layers_of
 from nasbench_txf.spaces.flexibert.graph import block_graph
 from nasbench_txf.spaces.flexibert.presets import PRESETS
+from nasbench_txf.spaces.flexibert.transfer import rank_neighbours
 
 FIELDS = ("l", "o", "h", "n", "f", "p")
 
@@ -37,6 +39,11 @@ class FlexiBERTOptions:
         default=1,
         metadata={"help": "hierarchy level: 1 ties stacks of 2 layers (s=2), 2 frees each layer "
                           "(s=1), 3 also allows heterogeneous feed-forward stacks (s=1*)"},
+    )
+    parents: str = field(
+        default="",
+        metadata={"help": "the child space of App. B.3: a JSON list of the previous level's cards "
+                          "that span this level; empty = the whole level"},
     )
 
 
@@ -50,6 +57,10 @@ class FlexiBERT(BuildsFlexiBERTModels, Space):
                  layer_choices: Sequence[LayerChoices] | None = None) -> None:
         super().__init__(options)
         self.level: int = int(self.options.level)
+        if self.options.parents:
+            if layer_choices is not None:
+                raise ValueError("give the parents option or layer_choices, not both")
+            depths, layer_choices = self._parents_span(self.options.parents)
         self.tie = 2 if self.level == 1 else 1
         self.heterogeneous = self.level == 3
         self.restricted = layer_choices is not None
@@ -59,11 +70,19 @@ class FlexiBERT(BuildsFlexiBERTModels, Space):
         self._depth_counts = [math.prod(len(u) for u in self._unit_layers[: self._units(d)]) for d in self.depths]
 
     def key(self) -> dict[str, Any]:
+        """Name, options and, for a restricted space, its restriction; a whole level's key has
+        no ``parents`` entry, so that stores and tables of a whole level match it."""
         key = super().key()
+        if not self.options.parents:
+            del key["options"]["parents"]
         if self.restricted:
             key["restriction"] = {"depths": list(self.depths),
                                   "layers": [repr(c) for c in self.layer_choices]}
         return key
+
+    def models_key(self) -> dict[str, Any]:
+        """Level 1's key: every level and child space builds a card's model as level 1 does."""
+        return FlexiBERT(self.make_options({"level": 1})).key()
 
     # -- cards ------------------------------------------------------------------------------
     def presets(self) -> Mapping[str, Mapping[str, Any]]:
@@ -202,31 +221,69 @@ class FlexiBERT(BuildsFlexiBERTModels, Space):
         return self._card(units)
 
     # -- hierarchy ---------------------------------------------------------------------------
-    def _spanned(self, parents: Sequence[Arch], level: int) -> FlexiBERT:
-        """The space at ``level`` whose layers take, at each depth, the parents' values there."""
+    def _span(self, parents: Sequence[Arch]) -> tuple[tuple[int, ...], list[LayerChoices]]:
+        """Depths and per-layer choices that take, at each depth, the values ``parents`` have there."""
         parent_layers = [self.layers(self.check(p)) for p in parents]
         depths = tuple(sorted({len(x) for x in parent_layers}))
-        per_layer = [LayerChoices.union(x[j] for x in parent_layers if len(x) > j) for j in range(max(depths))]
-        return FlexiBERT(self.make_options({"level": level}), depths=depths, layer_choices=per_layer)
+        return depths, [LayerChoices.union(x[j] for x in parent_layers if len(x) > j) for j in range(max(depths))]
 
-    def child_space(self, parents: Sequence[Arch]) -> FlexiBERT:
-        """The finer-grained space of App. B.3 / Fig. 8 spanned by ``parents``.
+    def _parents_span(self, given: str) -> tuple[tuple[int, ...], list[LayerChoices]]:
+        """The span of the ``parents`` option: cards of the level above this one."""
+        if self.level == 1:
+            raise OptionError("flexibert: parents span a child space of level 2 or 3; level 1 has no parents")
+        try:
+            cards = json.loads(given)
+        except json.JSONDecodeError as exc:
+            raise OptionError(f"flexibert: parents must be a JSON list of cards ({exc})") from None
+        if not isinstance(cards, list) or not cards:
+            raise OptionError("flexibert: parents must be a non-empty JSON list of cards")
+        coarse = FlexiBERT(self.make_options({"level": self.level - 1}))
+        return coarse._span([coarse.arch(card) for card in cards])
+
+    def child_options(self, parents: Sequence[Arch]) -> dict[str, Any]:
+        """The options of the finer-grained space of App. B.3 / Fig. 8 spanned by ``parents``.
 
         The child is one level finer (s=2 → s=1 → s=1*). At each depth, each design element
         may take any value one of the parents has at that depth (the product of the parents'
-        design choices); the child's layers choose independently among them.
+        design choices); the child's layers choose independently among them. All parents span
+        one child space, which holds every pairwise crossover of the paper.
         """
         if self.level == 3:
             raise InvalidCardError("flexibert: level 3 is the finest level; it has no child space")
-        return self._spanned(parents, self.level + 1)
+        self._span(parents)  # every parent is a member of this space
+        cards = sorted({p.canonical: p.card for p in parents}.items())  # a set: order and repeats do not matter
+        return {"level": self.level + 1, "parents": canonical_json([card for _, card in cards])}
+
+    def child_space(self, parents: Sequence[Arch]) -> FlexiBERT:
+        """The child space of :meth:`child_options`, a space of its own (cardinality, sampling,
+        graph, decision vector) that the registry reopens from its options."""
+        return FlexiBERT(self.make_options(self.child_options(parents)))
+
+    def closest(self, query: Arch, candidates: Sequence[Arch],
+                distance: Callable[[Arch, Arch], float] | None = None) -> list[Arch]:
+        """``candidates`` nearest first: by biased overlap with ``query``, then by ``distance``
+        (an embedding's) [FLEXIBERT23 §3.3.3]."""
+        return [n.arch for n in rank_neighbours(query, candidates, layers_of_arch, distance)]
+
+    def neighbour_arch(self, card: Mapping[str, Any]) -> Arch:
+        """A trained model's card as a ``flexibert`` arch, also one outside this level or child
+        space (level 3 holds every card of the coarser levels), so that a finer level's archs
+        start from the models a coarser level trained."""
+        return FlexiBERT(self.make_options({"level": 3})).arch(card)
 
     def crossover(self, first: Arch, second: Arch, rng: np.random.Generator) -> Arch:
         """A random child of two parents at this level (App. B.3's product of their choices)."""
-        return self.arch(self._spanned([first, second], self.level).sample(rng).card)
+        depths, choices = self._span([first, second])
+        return self.arch(FlexiBERT(self.make_options({"level": self.level}), depths=depths,
+                                   layer_choices=choices).sample(rng).card)
 
     # -- graph -------------------------------------------------------------------------------
     def graph(self, arch: Arch) -> nx.DiGraph:
         return block_graph(self.layers(arch))
+
+
+def layers_of_arch(arch: Arch) -> list[Layer]:
+    return layers_of(arch.card)
 
 
 def _fields(layer: Layer) -> tuple[Any, ...]:
