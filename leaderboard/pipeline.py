@@ -27,7 +27,8 @@ def curve_plot(report: PipelineReport, path: Path) -> Path:
     for level in sorted({p["level"] for p in points}):
         mine = [(i, p["value"]) for i, p in zip(x, points, strict=True) if p["level"] == level]
         ax.scatter([i for i, _ in mine], [v for _, v in mine], s=14, alpha=0.7, label=f"level {level} trials")
-        ax.axvline(mine[0][0] - 0.5, color="grey", lw=0.8, ls=":")
+        if mine[0][0] > 1:  # where the level starts
+            ax.axvline(mine[0][0] - 0.5, color="grey", lw=0.8, ls=":")
     ax.step(x, [p["best"] for p in points], where="post", color="black", lw=1.5, label="best so far")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()

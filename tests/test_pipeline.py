@@ -121,10 +121,17 @@ def test_a_finer_level_starts_from_a_coarser_levels_trained_model(tmp_path: Path
 
 
 # -- the pipeline -------------------------------------------------------------------------------
-def test_three_levels_in_one_store_each_spanned_by_the_last(tmp_path: Path) -> None:
-    data = toy_task(tmp_path / "toy")
-    store = tmp_path / "p.sqlite"
-    run_pipeline(pipeline(data), store)
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The toy task and the store of an uninterrupted three-level pipeline on it."""
+    folder = tmp_path_factory.mktemp("whole")
+    data = toy_task(folder / "toy")
+    run_pipeline(pipeline(data), folder / "whole.sqlite")
+    return data, folder / "whole.sqlite"
+
+
+def test_three_levels_in_one_store_each_spanned_by_the_last(whole: tuple[Path, Path]) -> None:
+    _, store = whole
     with Store.open(store, create=False) as opened:
         report = pipeline_report(opened)
         record = json.loads(opened.meta(META_KEY) or "")
@@ -149,6 +156,10 @@ def test_three_levels_in_one_store_each_spanned_by_the_last(tmp_path: Path) -> N
         spanned = level_space.child_space([level_space.arch(p["card"]) for p in parents])
         assert finer.key() == spanned.key() and finer.cardinality() == spanned.cardinality()
     assert report.best is not None
+    earlier: set[str] = set()
+    for entry, lv in zip(record["levels"], report.levels, strict=True):
+        assert lv.repeats == sum(r.arch_id in earlier for r in rows[entry["cell_id"]])
+        earlier |= {r.arch_id for r in rows[entry["cell_id"]]}
     curve = [p["best"] for p in report.curve]
     assert curve == list(np.maximum.accumulate([p["value"] for p in report.curve]))
     assert report.transfer.trials <= sum(lv.trials - lv.failed for lv in report.levels)
@@ -159,10 +170,8 @@ def test_three_levels_in_one_store_each_spanned_by_the_last(tmp_path: Path) -> N
 
 
 def test_a_killed_pipeline_resumes_to_the_report_of_an_uninterrupted_one(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = toy_task(tmp_path / "toy")
-    whole = tmp_path / "whole.sqlite"
-    run_pipeline(pipeline(data), whole)
+        whole: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data, uninterrupted = whole
     evaluate = Live.evaluate
     calls = []
 
@@ -182,7 +191,7 @@ def test_a_killed_pipeline_resumes_to_the_report_of_an_uninterrupted_one(
     with pytest.raises(StoreError, match="--resume"):
         run_pipeline(pipeline(data), killed)  # not without --resume
     run_pipeline(pipeline(data), killed, resume=True)
-    with Store.open(whole, create=False) as a, Store.open(killed, create=False) as b:
+    with Store.open(uninterrupted, create=False) as a, Store.open(killed, create=False) as b:
         assert comparable(pipeline_report(a)) == comparable(pipeline_report(b))
     with Store.open(killed, create=False) as b:
         assert sum(len(b.trials(c.cell_id)) for c in b.cells()) == 10  # nothing trained twice or lost

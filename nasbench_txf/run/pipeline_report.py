@@ -37,6 +37,8 @@ class LevelReport:
     best_card: dict[str, Any] | None
     #: simulated seconds the level's search took (its trials' costs and the strategy's time)
     simulated_seconds: float
+    #: trials of archs a coarser level measured already (a level searches its space afresh)
+    repeats: int = 0
     #: the archs chosen to span the next level (empty for the last level)
     parents: list[dict[str, Any]] = field(default_factory=list)
 
@@ -110,6 +112,7 @@ def pipeline_report(store: Store) -> PipelineReport:
     record = pipeline_record(store)
     space_name = record["cell"]["space"]["name"]
     levels, curve, every = [], [], []
+    measured: set[str] = set()
     objective, maximize = "", True
     best: float | None = None
     for entry in record["levels"]:
@@ -139,8 +142,9 @@ def pipeline_report(store: Store) -> PipelineReport:
             trials=len(rows), failed=sum(r.status != "ok" for r in rows),
             best_value=level_best[0] if level_best else None, best_card=level_best[1] if level_best else None,
             simulated_seconds=max((r.sim_end or 0.0 for r in rows), default=0.0),
-            parents=list(entry["parents"]),
+            parents=list(entry["parents"]), repeats=sum(r.arch_id in measured for r in rows),
         ))
+        measured |= {r.arch_id for r in rows}
     return PipelineReport(str(store.path), objective, maximize, levels, transfer_report(every, objective), curve)
 
 
@@ -151,7 +155,8 @@ def _number(value: float | None, digits: int = 4) -> str:
 def levels_frame(report: PipelineReport) -> pd.DataFrame:
     """One row per level: its space, size, trials, best value and simulated seconds."""
     return pd.DataFrame([{"level": lv.level, "space": lv.space, "cards": f"{lv.cardinality:,}", "trials": lv.trials,
-                          "failed": lv.failed, f"best {report.objective}": _number(lv.best_value),
+                          "failed": lv.failed, "repeats": lv.repeats,
+                          f"best {report.objective}": _number(lv.best_value),
                           "simulated s": f"{lv.simulated_seconds:,.0f}"} for lv in report.levels])
 
 
