@@ -4,6 +4,7 @@ and for the CLI subprocesses tests start), so they register through entry points
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,6 +19,11 @@ sys.path.insert(0, str(TESTS))  # for nbt_testing; the package under test is the
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(PLUGINS), os.environ.get("PYTHONPATH", "")) if p
 )
+# A shell starts background jobs with Ctrl-C (SIGINT) ignored, and an ignored signal stays
+# ignored in every process started from them: the CLI subprocesses of the Ctrl-C tests would
+# never see it. Handled, it is reset to the default in each subprocess, as in a terminal.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
