@@ -18,7 +18,7 @@ a finer level's arch starts from a coarser level's trained neighbour.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,7 @@ def choose_parents(cell: Cell, rows: Sequence[TrialRow], level: int, top_k: int,
     return parents
 
 
-def _distance(cell: Cell, archs: list[Arch]) -> Any:
+def _distance(cell: Cell, archs: list[Arch]) -> Callable[[Arch, Arch], float] | None:
     """Euclidean distance between the cell encoding's vectors, or ``None`` without one."""
     if cell.encoding is None or not archs:
         return None

@@ -263,7 +263,7 @@ class FlexiBERT(BuildsFlexiBERTModels, Space):
                 distance: Callable[[Arch, Arch], float] | None = None) -> list[Arch]:
         """``candidates`` nearest first: by biased overlap with ``query``, then by ``distance``
         (an embedding's) [FLEXIBERT23 §3.3.3]."""
-        return [n.arch for n in rank_neighbours(query, candidates, layers_of_arch, distance)]
+        return [n.arch for n in rank_neighbours(query, candidates, self.layers, distance)]
 
     def neighbour_arch(self, card: Mapping[str, Any]) -> Arch:
         """A trained model's card as a ``flexibert`` arch, also one outside this level or child
@@ -280,10 +280,6 @@ class FlexiBERT(BuildsFlexiBERTModels, Space):
     # -- graph -------------------------------------------------------------------------------
     def graph(self, arch: Arch) -> nx.DiGraph:
         return block_graph(self.layers(arch))
-
-
-def layers_of_arch(arch: Arch) -> list[Layer]:
-    return layers_of(arch.card)
 
 
 def _fields(layer: Layer) -> tuple[Any, ...]:
