@@ -126,20 +126,29 @@ class Bananas(ObservingStrategy):
         if not candidates:
             return []
         assert self.encoding is not None
-        observed_x = self.encoding.encode([a for a, _ in self.observed])
-        features = informative_features(observed_x)
-        x = torch.from_numpy(observed_x[:, features]).float()
-        y = np.array([s for _, s in self.observed])
-        y_t = torch.from_numpy((y - y.mean()) / (y.std() + 1e-12)).float()
+        predictions = self._ensemble(self.encoding.encode([a for a, _ in self.observed]),
+                                     np.array([s for _, s in self.observed]), self.encoding.encode(candidates))
+        draws = self.rng.normal(predictions.mean(0), predictions.std(0))
+        picked = [candidates[i] for i in np.argsort(-draws, kind="stable")[:k]]
+        self.seen.update(picked)
+        return picked
+
+    def predict(self, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> np.ndarray:
+        """The ensemble's mean prediction (:class:`~nasbench_txf.core.strategy.PredictsScores`)."""
+        return self._ensemble(train_x, train_y, test_x).mean(0)
+
+    def _ensemble(self, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> np.ndarray:
+        """Each member's predictions of ``test_x`` (members, n), in the units of ``train_y``."""
+        o = self.options
+        features = informative_features(train_x)
+        x = torch.from_numpy(train_x[:, features]).float()
+        mean, spread = train_y.mean(), train_y.std() + 1e-12
+        y_t = torch.from_numpy((train_y - mean) / spread).float()
         generator = torch.Generator().manual_seed(int(self.rng.integers(2**31)))
         torch.manual_seed(int(self.rng.integers(2**31)))
         with one_thread():
             model = Ensemble(o.ensemble, x.shape[1], o.layers, o.width)
             train_ensemble(model, x, y_t, epochs=o.epochs, lr=o.lr, batch_size=o.batch_size, generator=generator)
             with torch.no_grad():
-                candidate_x = torch.from_numpy(self.encoding.encode(candidates)[:, features]).float()
-                predictions = model(candidate_x).numpy()
-        draws = self.rng.normal(predictions.mean(0), predictions.std(0))
-        picked = [candidates[i] for i in np.argsort(-draws, kind="stable")[:k]]
-        self.seen.update(picked)
-        return picked
+                predictions = model(torch.from_numpy(test_x[:, features]).float()).numpy()
+        return predictions.astype(np.float64) * spread + mean

@@ -21,6 +21,7 @@ weights were transferred.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -37,6 +38,16 @@ from nasbench_txf.strategies.boshnas_models import NPN, Student, Teacher, fit
 from nasbench_txf.strategies.candidates import CandidatePool, informative_features
 from nasbench_txf.strategies.gobi import ascend, nearest
 from nasbench_txf.strategies.observing import ObservingStrategy
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """The trained surrogate as functions of standardised features: the predicted mean, UCB
+    (Eq. 1) and the uncertainty k1·σ + k2·ξ̂, in standardised score units."""
+
+    mean: Callable[[torch.Tensor], torch.Tensor]
+    ucb: Callable[[torch.Tensor], torch.Tensor]
+    spread: Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -129,12 +140,9 @@ class BOSHNAS(ObservingStrategy):
         mean, scale = stats.mean[keep], stats.std[keep] + 1e-9
         standardised = (vectors[:, keep] - mean) / scale
         x_all = torch.from_numpy(standardised.astype(np.float32))
-        observed_x = torch.from_numpy(((observed[:, keep] - mean) / scale).astype(np.float32))
-        y = np.array([s for _, s in self.observed])
-        y_t = torch.from_numpy((y - y.mean()) / (y.std() + 1e-9)).float()
-        generator = torch.Generator().manual_seed(int(self.rng.integers(2**31)))
-        torch.manual_seed(int(self.rng.integers(2**31)))
-        ucb, spread = self._fit(observed_x, y_t, generator)
+        surrogate = self._surrogate(((observed[:, keep] - mean) / scale).astype(np.float32),
+                                    np.array([s for _, s in self.observed]))
+        ucb, spread = surrogate.ucb, surrogate.spread
         excluded = np.array([a in self.seen for a in candidates])
         if excluded.all():
             raise InvalidCardError("every candidate arch has been asked already: lower the budget")
@@ -161,24 +169,43 @@ class BOSHNAS(ObservingStrategy):
         self.seen.update(picked)
         return picked
 
-    def _fit(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):  # type: ignore[no-untyped-def]
-        """Train f_S, g_S and h_S (Eq. 2); return UCB(x) and the uncertainty k1·σ + k2·ξ̂.
+    def predict(self, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> np.ndarray:
+        """The surrogate's predicted mean μ (:class:`~nasbench_txf.core.strategy.PredictsScores`),
+        with features standardised over ``test_x`` as over a candidate pool."""
+        keep = informative_features(train_x)
+        mean, scale = test_x[:, keep].mean(0), test_x[:, keep].std(0) + 1e-9
+        with one_thread():
+            surrogate = self._surrogate(((train_x[:, keep] - mean) / scale).astype(np.float32), train_y)
+            with torch.no_grad():
+                predicted = surrogate.mean(torch.from_numpy(((test_x[:, keep] - mean) / scale).astype(np.float32)))
+        return predicted.double().numpy() * (train_y.std() + 1e-9) + train_y.mean()
+
+    def _surrogate(self, x: np.ndarray, y: np.ndarray) -> Surrogate:
+        """f_S, g_S and h_S trained (Eq. 2) on standardised features ``x`` and scores ``y``
+        (standardised here).
 
         The trained networks are frozen: GOBI's second-order backward (``create_graph``)
         would otherwise leave each parameter holding a gradient whose graph refers back to
         it, a cycle Python never frees, and a sweep's workers would grow with every cell.
         """
         o = self.options
-        teacher = Teacher(x.shape[1])
-        fit(teacher, lambda p, t: ((p - t) ** 2).mean(), x, y, generator, o.epochs)
-        _, xi = teacher.sample(x)
-        student = Student(x.shape[1])
-        fit(student, lambda p, t: ((p - t) ** 2).mean(), x, xi, generator, o.epochs)
+        x_t = torch.from_numpy(x)
+        y_t = torch.from_numpy((y - y.mean()) / (y.std() + 1e-9)).float()
+        generator = torch.Generator().manual_seed(int(self.rng.integers(2**31)))
+        torch.manual_seed(int(self.rng.integers(2**31)))
+        teacher = Teacher(x_t.shape[1])
+        fit(teacher, lambda p, t: ((p - t) ** 2).mean(), x_t, y_t, generator, o.epochs)
+        _, xi = teacher.sample(x_t)
+        student = Student(x_t.shape[1])
+        fit(student, lambda p, t: ((p - t) ** 2).mean(), x_t, xi, generator, o.epochs)
         student.eval().requires_grad_(False)
         if self.heteroscedastic:
-            npn = NPN(x.shape[1])
-            fit(npn, NPN.loss, x, y, generator, o.epochs)
+            npn = NPN(x_t.shape[1])
+            fit(npn, NPN.loss, x_t, y_t, generator, o.epochs)
             npn.eval().requires_grad_(False)
+
+            def mean(z: torch.Tensor) -> torch.Tensor:
+                return npn(z)[0]
 
             def ucb(z: torch.Tensor) -> torch.Tensor:
                 mu, var = npn(z)
@@ -189,12 +216,15 @@ class BOSHNAS(ObservingStrategy):
         else:
             teacher.eval().requires_grad_(False)
 
+            def mean(z: torch.Tensor) -> torch.Tensor:
+                return teacher(z)
+
             def ucb(z: torch.Tensor) -> torch.Tensor:
                 return teacher(z) + o.k2 * student(z)
 
             def spread(z: torch.Tensor) -> torch.Tensor:
                 return o.k2 * student(z)
-        return ucb, spread
+        return Surrogate(mean, ucb, spread)
 
 
 class BOSHNASFirstOrder(BOSHNAS):

@@ -1,8 +1,12 @@
 """Regularized evolution [REA19] (the ES baseline of [FLEXIBERT23 §4.3]).
 
-A population of the ``population`` most recent archs; each new arch mutates the best of a
-random ``sample_size`` of them (tournament), and the oldest member leaves when a new one
-joins (ageing). The first ``population`` asks are random. A mutation that gives an arch
+After ``initial`` random archs, each new arch mutates the best of a random ``sample_size``
+of the population (tournament); the population is the ``population`` most recently measured
+archs, so the oldest member leaves when a new one joins (ageing). The defaults are those of
+the authors' evolution baseline in naszilla (``evolution_search``: 10 initial archs,
+population 30, tournaments of 10), which evolve within a 50- or 100-query budget; [REA19]
+itself used a population of 100 and samples of 25 over thousands of queries, and a first
+random sample as large as the budget makes the search random search. A mutation that gives an arch
 asked before is redrawn, so no arch is asked twice; when every neighbour of the parent has
 been asked, a random unseen arch is taken instead.
 """
@@ -21,12 +25,13 @@ from nasbench_txf.strategies.unseen import draw_unseen
 
 @dataclass(frozen=True)
 class EvolutionOptions:
-    population: int = option(50, "archs kept alive ([REA19]: 100 on NAS-Bench-101; 50 for 100-query budgets)")
+    initial: int = option(10, "random archs before the first mutation (naszilla num_init)")
+    population: int = option(30, "archs kept alive, the most recent ones (naszilla population_size)")
     sample_size: int = option(10, "tournament size: parents are the best of this many members")
 
     def __post_init__(self) -> None:
-        if not 1 <= self.sample_size <= self.population:
-            raise ValueError("sample_size must be between 1 and population")
+        if self.initial < 1 or not 1 <= self.sample_size <= self.population:
+            raise ValueError("initial must be >= 1 and sample_size between 1 and population")
 
 
 class RegularizedEvolution(Strategy):
@@ -44,7 +49,7 @@ class RegularizedEvolution(Strategy):
         out = []
         for _ in range(n):
             self.asked += 1
-            if self.asked <= self.options.population or not self.alive:
+            if self.asked <= self.options.initial or not self.alive:
                 out.append(draw_unseen(self.space, self.seen, lambda: self.space.sample(self.rng)))
                 continue
             members = list(self.alive)

@@ -122,24 +122,48 @@ class GPBO(ObservingStrategy):
     def _acquisition(self, candidates: list[Arch], fresh: list[int]) -> np.ndarray:
         """The acquisition's value at each of ``candidates[fresh]``."""
         from botorch.acquisition import LogExpectedImprovement, UpperConfidenceBound
+
+        x = self.pool.encode([a for a, _ in self.observed])
+        vectors = self.pool.encode(candidates)
+        stats = self.pool.stats(candidates, vectors)
+        y = np.array([s for _, s in self.observed])
+        model, test_x = self._fit(x, y, vectors[fresh], stats.low, stats.high)
+        if self.options.acquisition == "ei":
+            acquisition = LogExpectedImprovement(model, best_f=y.max())
+        else:
+            acquisition = UpperConfidenceBound(model, beta=self.options.beta)
+        with torch.no_grad():
+            return torch.cat([acquisition(chunk) for chunk in test_x.unsqueeze(1).split(2048)]).numpy()
+
+    def predict(self, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> np.ndarray:
+        """The GP's posterior mean (:class:`~nasbench_txf.core.strategy.PredictsScores`)."""
+        with one_thread():
+            model, test = self._fit(train_x, train_y, test_x, test_x.min(0), test_x.max(0))
+            with torch.no_grad():
+                return torch.cat([model.posterior(chunk).mean.squeeze(-1) for chunk in test.split(2048)]).numpy()
+
+    def _fit(self, x: np.ndarray, y: np.ndarray, test: np.ndarray, low: np.ndarray,
+             high: np.ndarray):  # type: ignore[no-untyped-def]
+        """The GP fitted to ``x``, ``y`` and the GP's inputs for ``test``.
+
+        Features constant over ``x`` are dropped; the rest are scaled to the box that ``x``
+        and the candidates span (``low``, ``high``: the candidates' per-feature extremes).
+        """
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
-        x = self.pool.encode([a for a, _ in self.observed])
         varying = informative_features(x)
-        vectors = self.pool.encode(candidates)
-        stats = self.pool.stats(candidates, vectors)
         x = x[:, varying]
-        lower, upper = np.minimum(x.min(0), stats.low[varying]), np.maximum(x.max(0), stats.high[varying])
+        lower, upper = np.minimum(x.min(0), low[varying]), np.maximum(x.max(0), high[varying])
         scale = np.where(upper > lower, upper - lower, 1.0)
-        train, test = (x - lower) / scale, (vectors[:, varying][fresh] - lower) / scale
+        train, test = (x - lower) / scale, (test[:, varying] - lower) / scale
         ard = train.shape[1] <= self.options.ard_max
         kernel = self._kernel(train.shape[1], ard)
         if not ard:
             train, test = isometric_coordinates(train, test)
         train_x = torch.from_numpy(train)
-        train_y = torch.tensor([[s] for _, s in self.observed], dtype=torch.float64)
+        train_y = torch.from_numpy(y.astype(np.float64)).unsqueeze(-1)
         torch.manual_seed(int(self.rng.integers(2**31)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # BoTorch's advice on data scaling and fit retries
@@ -150,10 +174,4 @@ class GPBO(ObservingStrategy):
             fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
         self.hyperparameters = (varying.tobytes(), {k: v.clone() for k, v in model.state_dict().items()
                                                     if k.split(".")[0] in HYPERPARAMETERS})
-        if self.options.acquisition == "ei":
-            acquisition = LogExpectedImprovement(model, best_f=train_y.max())
-        else:
-            acquisition = UpperConfidenceBound(model, beta=self.options.beta)
-        test_x = torch.from_numpy(test).unsqueeze(1)
-        with torch.no_grad():
-            return torch.cat([acquisition(chunk) for chunk in test_x.split(2048)]).numpy()
+        return model, torch.from_numpy(test)

@@ -121,3 +121,22 @@ def test_gp_bo_with_one_shared_length_scale(tmp_path: Path) -> None:
     with Store.open(path) as store:
         assert len({r.arch_id for r in store.trials(summary.cell_id)}) == 15
     assert summary.best_value is not None and OPTIMUM - summary.best_value < 2.0
+
+
+@pytest.mark.parametrize("queries", [50, 100])
+def test_evolution_with_its_defaults_evolves_within_the_budget(tmp_path: Path, queries: int) -> None:
+    """es's first ``initial`` (10) asks are random; every later one is a mutation of a measured
+    arch, so its trials part from random search's once the initial sample is spent."""
+    seed = 3
+    trials = {}
+    for strategy in ("es", "rs"):
+        path = tmp_path / f"{strategy}-{queries}.sqlite"
+        summary = run_cell(CellSpec(space="flexibert", strategy=strategy, benchmark="surrogate", seed=seed),
+                           path, Budget(queries=queries))
+        with Store.open(path) as store:
+            trials[strategy] = [r.arch_id for r in store.trials(summary.cell_id)]
+    es, rs = trials["es"], trials["rs"]
+    assert len(es) == len(rs) == queries
+    assert es[:10] == rs[:10]  # the same random start from the same seed
+    assert len(set(es[10:]) & set(rs[10:])) < 5  # then es evolves: not random search's archs
+    assert set(es[10:]).isdisjoint(es[:10])  # and never asks an arch twice

@@ -19,12 +19,13 @@ from nasbench_txf.cli import (
     pipeline_cmd,
     run_cmd,
     space_cmd,
+    study_cmd,
     sweep_cmd,
 )
 from nasbench_txf.core.errors import UserError
 
 COMMANDS = (list_cmd, run_cmd, sweep_cmd, pipeline_cmd, leaderboard_cmd, space_cmd, encode_cmd, bench_cmd,
-            eftnas_cmd, composition_cmd)
+            eftnas_cmd, composition_cmd, study_cmd)
 
 
 #: the longest error message printed whole (a message quoting user input can be far longer)

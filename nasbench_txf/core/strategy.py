@@ -151,6 +151,22 @@ class SharesWeights(Protocol):
 
 
 @runtime_checkable
+class PredictsScores(Protocol):
+    """A model-based strategy whose asks rest on a predictor of the score from the encoding.
+
+    :meth:`predict` is that predictor alone, without the acquisition: fitted with the
+    strategy's options, the way its asks fit it, to encoded archs and their scores (to
+    maximise), it returns its predicted scores of other encoded archs. Comparing predictors
+    and encodings by how well these rank unseen archs (``nasbench-txf study encodings``)
+    then measures the very models the searches use.
+    """
+
+    def predict(self, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> np.ndarray:
+        """Predicted scores of the rows of ``test_x`` after fitting on ``train_x``, ``train_y``."""
+        ...
+
+
+@runtime_checkable
 class ObjectivesByOptions(Protocol):
     """A strategy that optimises one objective or several depending on its options (Optuna's
     samplers with ``against``), so that leaderboards show its runs' Pareto fronts only when

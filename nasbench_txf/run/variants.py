@@ -60,18 +60,18 @@ def split_top_level(text: str, what: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def parse_variant(text: str) -> Variant:
-    """``name`` or ``name(key=value, …)`` → a :class:`Variant`."""
+def parse_variant(text: str, what: str = "--strategies") -> Variant:
+    """``name`` or ``name(key=value, …)`` → a :class:`Variant`; ``what`` names the list in messages."""
     name, paren, rest = text.partition("(")
     name = name.strip()
     if not name:
-        raise UserError(f"--strategies: an entry has no strategy name: {text!r}")
+        raise UserError(f"{what}: an entry has no name: {text!r}")
     if not paren:
         return Variant(name)
     if not rest.rstrip().endswith(")"):
-        raise OptionError(f"--strategies: {text!r} must end with ')' (write name(key=value, key=value))")
+        raise OptionError(f"{what}: {text!r} must end with ')' (write name(key=value, key=value))")
     inner = rest.rstrip()[:-1]
-    pairs = split_pairs(split_top_level(inner, f"--strategies {name}"), f"--strategies {name}(…)")
+    pairs = split_pairs(split_top_level(inner, f"{what} {name}"), f"{what} {name}(…)")
     return Variant(name, {key: _unquoted(value) for key, value in pairs.items()})
 
 
@@ -83,12 +83,17 @@ def _unquoted(value: str) -> str:
     return value
 
 
+def parse_variants(text: str, what: str) -> list[Variant]:
+    """The entries of the list ``what`` (an option such as ``--strategies``) in order."""
+    variants = [parse_variant(part, what) for part in split_top_level(text, what)]
+    if not variants:
+        raise UserError(f"{what}: nothing named: give a comma-separated list of names or name(key=value, …)")
+    return variants
+
+
 def parse_strategies(text: str) -> list[Variant]:
     """The entries of ``--strategies`` in order (``all`` kept as an entry for the caller)."""
-    variants = [parse_variant(part) for part in split_top_level(text, "--strategies")]
-    if not variants:
-        raise UserError("no strategies named: give a comma-separated list, 'all', or name(key=value, …)")
-    return variants
+    return parse_variants(text, "--strategies")
 
 
 

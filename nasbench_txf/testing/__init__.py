@@ -71,6 +71,10 @@ Strategies (run by the runner's own loop, :func:`~nasbench_txf.run.trials.cell_t
   the space; ``ask(2)`` after their results none of them.
 - :func:`check_failed_evaluations_are_told_and_the_search_goes_on`: with about half of the
   evaluations failing, the strategy goes on for 20 distinct trials.
+- :func:`check_a_score_predictor_ranks_unseen_archs`: a strategy that predicts scores
+  (:class:`~nasbench_txf.core.strategy.PredictsScores`, which ``nasbench-txf study encodings``
+  studies) gives one finite prediction per test row, the same for the same seed, and ranks
+  held-out archs of a linear score of their encodings (Kendall τ above 0.3).
 
 Benchmarks:
 
@@ -138,6 +142,7 @@ from nasbench_txf.testing.space_checks import (
     check_samples_are_valid_and_round_trip_through_json,
 )
 from nasbench_txf.testing.strategy_checks import (
+    check_a_score_predictor_ranks_unseen_archs,
     check_batch_ask_gives_distinct_valid_archs,
     check_failed_evaluations_are_told_and_the_search_goes_on,
     check_never_asks_twice,
@@ -157,6 +162,7 @@ __all__ = [
     "ToyTrainable",
     "as_subject",
     "check_a_hierarchical_space_spans_child_spaces",
+    "check_a_score_predictor_ranks_unseen_archs",
     "check_batch_ask_gives_distinct_valid_archs",
     "check_cardinality_and_enumeration_agree",
     "check_decision_vector_round_trips",

@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nasbench_txf.core.arch import Arch
 from nasbench_txf.core.benchmark import Benchmark
 from nasbench_txf.core.errors import InvalidCardError
 from nasbench_txf.core.plugin import Plugin
 from nasbench_txf.core.result import Result
-from nasbench_txf.core.strategy import Strategy
+from nasbench_txf.core.strategy import PredictsScores, Strategy
 from nasbench_txf.run.cell import Cell, incompatibility
 from nasbench_txf.run.store import TrialRow
 from nasbench_txf.run.trials import Budget, cell_trials, prepare
@@ -209,9 +211,38 @@ def check_failed_evaluations_are_told_and_the_search_goes_on(plugin: type[Plugin
     )
 
 
+def check_a_score_predictor_ranks_unseen_archs(plugin: type[Plugin] | Subject, /, **settings: Any) -> None:
+    """A strategy that predicts scores (:class:`~nasbench_txf.core.strategy.PredictsScores`)
+    returns one finite prediction per test row, the same for the same seed, and ranks unseen
+    archs of a score that is a plain linear function of their encodings: fitted on 40 archs, it
+    orders 40 others with Kendall τ above 0.3. Other strategies pass as they are."""
+    from scipy.stats import kendalltau
+
+    subject = as_subject(plugin, **settings)
+    cell = strategy_cell(subject, seed=0)
+    if not isinstance(cell.strategy, PredictsScores):
+        return
+    space, encoding = cell.strategy.space, cell.strategy.encoding
+    assert encoding is not None, f"strategy {subject.name} predicts scores from an encoding but was given none"
+    rng = np.random.default_rng(0)
+    archs = list(dict.fromkeys(space.sample(rng) for _ in range(400)))[:80]
+    x = encoding.encode(archs)
+    y = x @ rng.normal(size=x.shape[1])
+    train, test = slice(0, len(archs) // 2), slice(len(archs) // 2, None)
+    first = np.asarray(cell.strategy.predict(x[train], y[train], x[test]))
+    again = np.asarray(strategy_cell(subject, seed=0).strategy.predict(x[train], y[train], x[test]))  # type: ignore[attr-defined]
+    assert first.shape == (len(archs) - len(archs) // 2,) and np.isfinite(first).all(), (
+        f"strategy {subject.name}: predict must return one finite score per row of test_x, got shape {first.shape}")
+    assert np.array_equal(first, again), f"strategy {subject.name}: predict with the same seed gave other predictions"
+    tau = kendalltau(first, y[test]).statistic
+    assert tau > 0.3, (f"strategy {subject.name}: its predictor ranks held-out archs of a linear score with "
+                       f"Kendall tau {tau:.2f}; does predict return scores to maximise, for the rows of test_x?")
+
+
 CHECKS = (
     check_never_asks_twice,
     check_same_seed_same_trials,
     check_batch_ask_gives_distinct_valid_archs,
     check_failed_evaluations_are_told_and_the_search_goes_on,
+    check_a_score_predictor_ranks_unseen_archs,
 )
