@@ -170,3 +170,40 @@ def test_t2v_knee_point_chooses_the_dimension(tmp_path: Path, monkeypatch: pytes
     knee = encoding.fit_info()["knee"]
     assert set(knee) == {"2", "4", "8", "16", "32"} and encoding.dim in (2, 4, 8, 16, 32)
     assert knee["32"] < knee["2"]  # more dimensions fit the distances better
+
+
+def test_t2v_neighbour_pairs_place_an_arch_and_its_mutations_at_their_distance(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random pairs alone (the paper's fit) leave neighbours' distances far off; neighbour pairs fix that."""
+    from nasbench_txf.encodings.t2v import neighbour_pairs, pairwise_geds
+    from nasbench_txf.testing import toy_space
+
+    monkeypatch.setenv("NASBENCH_TXF_CACHE", str(tmp_path))
+    grid = toy_space()  # 336 archs, all embedded by both fits
+    archs = list(grid.enumerate())
+    small = {"pairs": "2000", "held_out": "200", "epochs": "300", "workers": "1"}
+    fits = {}
+    for per_arch in (8, 0):
+        encoding = Transformer2vec(grid, Transformer2vec.make_options({**small, "neighbour_pairs": str(per_arch)}))
+        encoding.fit()
+        fits[per_arch] = encoding
+    assert fits[8].fit_info()["neighbour_pairs"] > len(archs) and fits[0].fit_info()["neighbour_pairs"] == 0
+    pairs = neighbour_pairs(grid, archs, 8, np.random.default_rng(5))
+    geds = pairwise_geds([fits[8].costs.graph(grid, a) for a in archs], pairs, 1.0, 1)
+    errors = {}
+    for per_arch, encoding in fits.items():
+        vectors = encoding.encode(archs)
+        embedded = np.linalg.norm(vectors[pairs[:, 0]] - vectors[pairs[:, 1]], axis=1)
+        errors[per_arch] = float(np.mean(np.abs(embedded - geds) / geds))
+    assert errors[8] < errors[0] / 2, errors
+
+
+def test_t2v_fits_a_large_space_on_random_archs_and_a_neighbour_of_each() -> None:
+    from nasbench_txf.encodings.t2v import archs_with_neighbours
+    from nasbench_txf.graphs.features import fit_archs
+
+    archs = archs_with_neighbours(FLEXIBERT, 40, 8, seed=0)
+    assert len(archs) == len(set(archs)) == 40
+    first = set(archs[:20])
+    assert sum(any(b in first for b in FLEXIBERT.neighbours(a)) for a in archs[20:]) >= 15
+    assert archs_with_neighbours(FLEXIBERT, 40, 0, seed=0) == fit_archs(FLEXIBERT, 40, 0)  # the paper's sample

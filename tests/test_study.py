@@ -16,9 +16,9 @@ from nasbench_txf.study.report import interval
 from nasbench_txf.tables.table import Table
 from nasbench_txf.testing import toy_space
 
-T2V_SMALL = "t2v(" + ", ".join(f"{k}={v}" for k, v in ENCODING_OPTIONS["t2v"].items()) + ")"
+T2V = "t2v(" + ", ".join(f"{k}={v}" for k, v in ENCODING_OPTIONS["t2v"].items()) + ")"
 #: a small real study: every model kind on two encodings, with short trainings
-SMALL = ["--encodings", f"onehot,{T2V_SMALL}", "--models", "ridge,lightgbm,gp-bo,bananas(epochs=30),boshnas(epochs=60)",
+SMALL = ["--encodings", f"onehot,{T2V}", "--models", "ridge,lightgbm,knn,gp-bo,bananas(epochs=30),boshnas(epochs=60)",
          "--sizes", "8,20", "--seeds", "2", "--top", "0.2"]
 
 
@@ -67,15 +67,15 @@ def test_a_small_study_on_a_table(cli, tmp_path: Path) -> None:  # type: ignore[
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     frame = pd.DataFrame(report["summary"])
-    assert len(frame) == 2 * 5 * 2 and set(frame["seeds"]) == {2}
-    assert set(frame["model"]) == {"ridge", "lightgbm", "gp-bo", "bananas(epochs=30)", "boshnas(epochs=60)"}
+    assert len(frame) == 2 * 6 * 2 and set(frame["seeds"]) == {2}
+    assert set(frame["model"]) == {"ridge", "lightgbm", "knn", "gp-bo", "bananas(epochs=30)", "boshnas(epochs=60)"}
     assert frame["kendall_tau"].between(-1, 1).all() and frame["top_overlap"].between(0, 1).all()
     # the toy score is a sum of per-position op effects: a linear model on one-hot features ranks it
     ridge = frame[(frame["model"] == "ridge") & (frame["encoding"] == "onehot") & (frame["size"] == 20)]
     assert ridge["kendall_tau"].item() > 0.3
     folder = tmp_path / "study"
     assert {p.name for p in folder.iterdir()} == {"study.json", "fits.jsonl", "summary.csv", "report.md", "tau.png"}
-    assert len((folder / "fits.jsonl").read_text().splitlines()) == 2 * 5 * 2 * 2
+    assert len((folder / "fits.jsonl").read_text().splitlines()) == 2 * 6 * 2 * 2
     assert "Kendall τ" in (folder / "report.md").read_text()
 
     # same settings again: nothing refitted, the same summary; a fit cut by a kill is redone alike

@@ -14,7 +14,7 @@ from nasbench_txf.core.errors import OptionError
 from nasbench_txf.core.files import atomic_path
 from nasbench_txf.run.variants import parse_variants
 
-DEFAULT_MODELS = "gp-bo,bananas,boshnas,lightgbm,ridge"
+DEFAULT_MODELS = "gp-bo,bananas,boshnas,lightgbm,ridge,knn"
 
 
 def register(sub: Any) -> None:
@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
                           "(default onehot,path,wl,t2v)")
     enc.add_argument("--models", default=DEFAULT_MODELS,
                      help="strategies whose predictor is studied, with options as in sweep's --strategies, and "
-                          f"the baselines lightgbm and ridge (default {DEFAULT_MODELS})")
+                          f"the baselines lightgbm, ridge and knn (default {DEFAULT_MODELS})")
     enc.add_argument("--sizes", default="10,25,50,100", help="training sizes (default 10,25,50,100)")
     enc.add_argument("--seeds", type=int, default=5, help="random training draws per size (default 5)")
     enc.add_argument("--top", type=float, default=0.1, help="fraction of best archs for the overlap (default 0.1)")

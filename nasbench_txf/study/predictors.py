@@ -5,8 +5,10 @@ exactly as its asks fit it, and two plain regressors as baselines.
 
 The baselines say how much of a predictor's ranking any regressor on the same features would
 give: ``ridge`` (scikit-learn's ``RidgeCV`` on standardised features, the penalty chosen by
-leave-one-out) and ``lightgbm`` (gradient-boosted trees, leaves allowed down to two archs so
-that small training sets still split).
+leave-one-out), ``lightgbm`` (gradient-boosted trees, leaves allowed down to two archs so
+that small training sets still split) and ``knn`` (the mean score of the 5 training archs
+nearest in the encoding's own Euclidean distance, weighted by inverse distance: what an
+encoding built to embed a distance, such as t2v, should be best at).
 """
 
 from __future__ import annotations
@@ -52,7 +54,17 @@ def lightgbm(seed: int) -> Predict:
     return predict
 
 
-BASELINES: Mapping[str, Callable[[int], Predict]] = {"ridge": ridge, "lightgbm": lightgbm}
+def knn(seed: int) -> Predict:
+    def predict(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> np.ndarray:
+        from sklearn.neighbors import KNeighborsRegressor
+
+        model = KNeighborsRegressor(n_neighbors=min(5, len(train_x)), weights="distance")
+        return model.fit(train_x, train_y).predict(test_x)
+
+    return predict
+
+
+BASELINES: Mapping[str, Callable[[int], Predict]] = {"ridge": ridge, "lightgbm": lightgbm, "knn": knn}
 
 
 def predictor_names() -> list[str]:
