@@ -140,3 +140,21 @@ def test_evolution_with_its_defaults_evolves_within_the_budget(tmp_path: Path, q
     assert es[:10] == rs[:10]  # the same random start from the same seed
     assert len(set(es[10:]) & set(rs[10:])) < 5  # then es evolves: not random search's archs
     assert set(es[10:]).isdisjoint(es[:10])  # and never asks an arch twice
+
+
+@pytest.mark.parametrize(("start", "low", "high"), [("space", 0.0, 0.15), ("uniform", 0.35, 0.65)])
+def test_reinforce_starts_from_the_spaces_own_sampling(start: str, low: float, high: float) -> None:
+    """Uniform per decision, half of the first level-1 FlexiBERT asks would have 2 layers (3% of
+    the cards); started from the space's sampling frequencies, few do, as with random search."""
+    from nasbench_txf.core.registry import get_space, get_strategy
+    from nasbench_txf.core.result import Metric
+
+    space_cls, cls = get_space("flexibert"), get_strategy("reinforce")
+    flexibert = space_cls(space_cls.make_options())
+    asks = []
+    for seed in range(10):
+        strategy = cls(flexibert, objective=Metric("accuracy", maximize=True), seed=seed,
+                       options=cls.make_options({"start": start}))
+        asks += strategy.ask(10)
+    share = np.mean([arch.card["l"] == 2 for arch in asks])
+    assert low <= share <= high, share
