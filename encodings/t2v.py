@@ -154,6 +154,8 @@ def choose_pairs(n: int, budget: int, held_out: int, rng: np.random.Generator) -
 
 def neighbour_pairs(space: Space, archs: list[Arch], per_arch: int, rng: np.random.Generator) -> np.ndarray:
     """Index pairs (i < j) of each arch with up to ``per_arch`` random neighbours among ``archs``."""
+    if per_arch == 0:
+        return np.zeros((0, 2), dtype=int)
     row = {arch: i for i, arch in enumerate(archs)}
     pairs: set[tuple[int, int]] = set()
     for i, arch in enumerate(archs):
@@ -161,6 +163,12 @@ def neighbour_pairs(space: Space, archs: list[Arch], per_arch: int, rng: np.rand
         for j in rng.permutation(np.array(known, dtype=int))[:per_arch].tolist():
             pairs.add((min(i, j), max(i, j)))
     return np.array(sorted(pairs), dtype=int).reshape(-1, 2)
+
+
+def without(pairs: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """``pairs`` less those in ``excluded`` (a held-out pair must not be trained on)."""
+    gone = set(map(tuple, excluded.tolist()))
+    return np.array([p for p in pairs.tolist() if tuple(p) not in gone], dtype=int).reshape(-1, 2)
 
 
 def archs_with_neighbours(space: Space, limit: int, per_arch: int, seed: int) -> list[Arch]:
@@ -238,7 +246,7 @@ class Transformer2vec(Encoding):
         self.costs = BlockCosts.rank(self.space, labels)
         graphs = [self.costs.graph(self.space, a) for a in archs]
         train, held = choose_pairs(len(archs), o.pairs, o.held_out, rng)
-        local = neighbour_pairs(self.space, archs, o.neighbour_pairs, rng)
+        local = without(neighbour_pairs(self.space, archs, o.neighbour_pairs, rng), held)
         geds = pairwise_geds(graphs, np.concatenate([train, held, local]), o.edge_cost, o.workers)
         held_geds, local_geds = geds[len(train):len(train) + len(held)], geds[len(train) + len(held):]
         train, train_geds = np.concatenate([train, local]), np.concatenate([geds[: len(train)], local_geds])

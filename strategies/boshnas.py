@@ -40,6 +40,14 @@ from nasbench_txf.strategies.gobi import ascend, nearest
 from nasbench_txf.strategies.observing import ObservingStrategy
 
 
+def unit_where_constant(std: np.ndarray) -> np.ndarray:
+    """Per-feature scale for standardising over the candidates: their standard deviation, or 1
+    for a feature constant among them. A feature kept because the observations vary in it
+    can still be constant among the candidates; dividing by a vanishing spread would put the
+    observations at distances of 1e9 from everything."""
+    return np.where(std > 1e-12, std, 1.0)
+
+
 @dataclass(frozen=True)
 class Surrogate:
     """The trained surrogate as functions of standardised features: the predicted mean, UCB
@@ -137,7 +145,7 @@ class BOSHNAS(ObservingStrategy):
         observed = self.pool.encode([a for a, _ in self.observed])
         keep = informative_features(observed)
         stats = self.pool.stats(candidates, vectors)
-        mean, scale = stats.mean[keep], stats.std[keep] + 1e-9
+        mean, scale = stats.mean[keep], unit_where_constant(stats.std[keep])
         standardised = (vectors[:, keep] - mean) / scale
         x_all = torch.from_numpy(standardised.astype(np.float32))
         surrogate = self._surrogate(((observed[:, keep] - mean) / scale).astype(np.float32),
@@ -173,7 +181,7 @@ class BOSHNAS(ObservingStrategy):
         """The surrogate's predicted mean μ (:class:`~nasbench_txf.core.strategy.PredictsScores`),
         with features standardised over ``test_x`` as over a candidate pool."""
         keep = informative_features(train_x)
-        mean, scale = test_x[:, keep].mean(0), test_x[:, keep].std(0) + 1e-9
+        mean, scale = test_x[:, keep].mean(0), unit_where_constant(test_x[:, keep].std(0))
         with one_thread():
             surrogate = self._surrogate(((train_x[:, keep] - mean) / scale).astype(np.float32), train_y)
             with torch.no_grad():

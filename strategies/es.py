@@ -30,8 +30,10 @@ class EvolutionOptions:
     sample_size: int = option(10, "tournament size: parents are the best of this many members")
 
     def __post_init__(self) -> None:
-        if self.initial < 1 or not 1 <= self.sample_size <= self.population:
-            raise ValueError("initial must be >= 1 and sample_size between 1 and population")
+        if self.initial < 1:
+            raise ValueError("initial must be >= 1")
+        if not 1 <= self.sample_size <= self.population:
+            raise ValueError("sample_size must be between 1 and population")
 
 
 class RegularizedEvolution(Strategy):

@@ -115,3 +115,24 @@ def test_boshnas_is_deterministic_per_seed_past_the_initial_asks(tmp_path: Path)
         with Store.open(tmp_path / f"{store}.sqlite") as opened:
             runs.append([r.arch_id for r in opened.trials(summary.cell_id)])
     assert runs[0] == runs[1] and len(set(runs[0])) == 14
+
+
+def test_boshnas_predicts_when_a_feature_that_varies_in_training_is_constant_among_the_candidates() -> None:
+    """Standardised over the candidates, such a feature must not put the observations 1e9 away."""
+    from scipy.stats import kendalltau
+
+    from nasbench_txf.core.registry import get_encoding, get_strategy
+    from nasbench_txf.core.result import Metric
+    from nasbench_txf.testing import toy_space
+
+    rng = np.random.default_rng(0)
+    train_x, test_x = rng.normal(size=(40, 4)), rng.normal(size=(40, 4))
+    test_x[:, 0] = 0.0  # varies among the observations, constant among the candidates
+    weights = np.array([0.0, 1.0, -1.0, 0.5])
+    cls, grid = get_strategy("boshnas"), toy_space()
+    encoding = get_encoding("onehot")(grid)  # only for the strategy's set-up: predict takes vectors
+    encoding.fit()
+    strategy = cls(grid, objective=Metric("score", maximize=True), seed=0, encoding=encoding,
+                   options=cls.make_options())
+    predicted = strategy.predict(train_x, train_x @ weights, test_x)
+    assert np.isfinite(predicted).all() and kendalltau(predicted, test_x @ weights).statistic > 0.6

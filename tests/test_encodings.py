@@ -207,3 +207,11 @@ def test_t2v_fits_a_large_space_on_random_archs_and_a_neighbour_of_each() -> Non
     first = set(archs[:20])
     assert sum(any(b in first for b in FLEXIBERT.neighbours(a)) for a in archs[20:]) >= 15
     assert archs_with_neighbours(FLEXIBERT, 40, 0, seed=0) == fit_archs(FLEXIBERT, 40, 0)  # the paper's sample
+
+
+def test_t2v_trains_on_no_held_out_pair() -> None:
+    from nasbench_txf.encodings.t2v import without
+
+    pairs, held = np.array([[0, 1], [1, 2], [2, 5]]), np.array([[1, 2], [3, 4]])
+    assert without(pairs, held).tolist() == [[0, 1], [2, 5]]
+    assert without(pairs[:0], held).shape == (0, 2)

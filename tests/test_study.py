@@ -84,6 +84,8 @@ def test_a_small_study_on_a_table(cli, tmp_path: Path) -> None:  # type: ignore[
     again = cli("study", "encodings", table, *SMALL, "--out", "study", "--json")
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("fit ") == 3  # the two lost fits and the one cut in half
+    lines = (folder / "fits.jsonl").read_text().splitlines()  # the refits on lines of their own
+    assert len(lines) == 2 * 6 * 2 * 2 and all(json.loads(line) for line in lines)
     drop = ["seconds"]
     pd.testing.assert_frame_equal(pd.DataFrame(json.loads(again.stdout)["summary"]).drop(columns=drop),
                                   frame.drop(columns=drop))
@@ -110,8 +112,10 @@ def test_the_same_seeds_give_the_same_fits(tmp_path: Path) -> None:
     (["--top", "0.9"], "--top must be a fraction"),
     (["--seeds", "0"], "--seeds must be at least 1"),
     (["--metric", "accuracy"], "the table measured score, size"),
+    (["--models", "ridge,gp-bo,gp-bo(initial=10)"], "--models names gp-bo more than once"),
+    (["--encodings", "onehot,onehot"], "--encodings names onehot more than once"),
 ], ids=["no-predictor", "baseline-options", "bad-option", "unknown-model", "unknown-encoding", "sizes-text",
-        "sizes-too-large", "sizes-too-small", "top", "seeds", "metric"])
+        "sizes-too-large", "sizes-too-small", "top", "seeds", "metric", "same-model", "same-encoding"])
 def test_bad_requests_are_one_line_and_write_nothing(cli, tmp_path: Path, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
     base = ["--encodings", "onehot", "--models", "ridge", "--sizes", "10", "--seeds", "1"]
     done = cli("study", "encodings", str(shared_toy_table()), *base, *args, "--out", "study")
@@ -137,3 +141,24 @@ def test_a_folder_of_another_study_or_a_file_is_refused_and_kept(cli, tmp_path: 
     full = cli("study", "encodings", table, *base[:-1], "full")
     assert full.returncode == 2 and "holds no study" in full.stderr
     assert (tmp_path / "full" / "notes.txt").read_text() == "mine"
+
+
+def test_one_seed_gives_strict_json_and_a_model_predicting_nan_is_refused(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    def strict(text: str) -> None:
+        raise ValueError(f"not JSON: {text}")
+
+    done = cli("study", "encodings", str(shared_toy_table()), "--encodings", "onehot", "--models", "ridge",
+               "--sizes", "10", "--seeds", "1", "--out", "one", "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout, parse_constant=strict)["summary"]
+    assert summary[0]["kendall_tau_ci"] is None  # one seed: no interval
+
+    import nasbench_txf.study.encodings as study
+    from nasbench_txf.core.errors import DataError
+
+    monkeypatch.setattr(study, "make_predictor", lambda *args, **kwargs: lambda x, y, test: np.full(len(test), np.nan))
+    spec = StudySpec(encodings=(Variant("onehot"),), models=(Variant("ridge"),), sizes=(10,), seeds=1)
+    with pytest.raises(DataError, match=r"model ridge on onehot .* not 70 finite ones"):
+        run_study(spec, Table.read(shared_toy_table()), toy_space(), tmp_path / "nan")
+    assert not (tmp_path / "nan" / "fits.jsonl").read_text()

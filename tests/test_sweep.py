@@ -38,16 +38,16 @@ def test_grid_skips_what_cannot_work_and_runs_the_rest(tmp_path: Path, capsys: p
 def test_a_strategy_runs_as_several_variants_each_its_own_cells(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "variants.sqlite"
-    strategies = "rs, es(population=4, sample_size=2), es(sample_size=2,population=8), es, es(population=50)"
+    strategies = "rs, es(population=4, sample_size=2), es(sample_size=2,population=8), es, es(population=30)"
     assert main(sweep(path, "--strategies", strategies, "--seeds", "2", "--budget", "6", "--json")) == 0
     report = json.loads(capsys.readouterr().out)
-    # es(population=50) is es with its defaults: one variant, run once
+    # es(population=30) is es with its defaults: one variant, run once
     assert [(r["strategy"], r["cells"]) for r in report["rows"]] == [
         ("rs", 2), ("es(population=4, sample_size=2)", 2), ("es(population=8, sample_size=2)", 2), ("es", 2)]
     with Store.open(path) as store:
         populations = sorted(c.key["strategy"]["options"]["population"] for c in store.cells()
                              if c.key["strategy"]["name"] == "es")
-    assert populations == [4, 4, 8, 8, 50, 50]
+    assert populations == [4, 4, 8, 8, 30, 30]
     assert main(["leaderboard", "show", str(path), "--json"]) == 0  # each variant its own leaderboard row
     shown = json.loads(capsys.readouterr().out)
     rows = [r["row"] for table in shown for r in table["rows"]] if isinstance(shown, list) else None

@@ -52,8 +52,8 @@ def handle(args: argparse.Namespace) -> int:
     from nasbench_txf.study.encodings import StudySpec, run_study
     from nasbench_txf.study.report import plot, summary, to_markdown
 
-    spec = StudySpec(encodings=tuple(parse_variants(args.encodings, "--encodings")),
-                     models=tuple(parse_variants(args.models, "--models")), sizes=sizes(args.sizes),
+    spec = StudySpec(encodings=tuple(parse_variants(args.encodings, "--encodings", "encoding")),
+                     models=tuple(parse_variants(args.models, "--models", "model")), sizes=sizes(args.sizes),
                      seeds=args.seeds, top=args.top, metric=args.metric)
     spec.check()
     table = find_table(args.table)
@@ -68,7 +68,8 @@ def handle(args: argparse.Namespace) -> int:
     with atomic_path(args.out / "tau.png") as partial:
         plot(frame, partial)
     if args.json:
-        print_json({"settings": settings, "summary": frame.to_dict(orient="records")})
+        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")  # NaN: null
+        print_json({"settings": settings, "summary": records})
     else:
         print(to_markdown(frame, settings))
     return 0

@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--task", help="task of the benchmark (default: the benchmark's own)")
     parser.add_argument("--strategies", default="all",
                         help="comma-separated strategies, all (default), or variants with options: "
-                             "'all,optuna(sampler=cmaes),es(population=50)'")
+                             "'all,optuna(sampler=cmaes),es(population=20)'")
     parser.add_argument("--encodings", default="all",
                         help="comma-separated encodings, or all (default); used by strategies that need one")
     parser.add_argument("--seeds", type=int, default=10, metavar="N", help="seeds 0..N-1 per combination (default 10)")

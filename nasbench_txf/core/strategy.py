@@ -158,7 +158,9 @@ class PredictsScores(Protocol):
     strategy's options, the way its asks fit it, to encoded archs and their scores (to
     maximise), it returns its predicted scores of other encoded archs. Comparing predictors
     and encodings by how well these rank unseen archs (``nasbench-txf study encodings``)
-    then measures the very models the searches use.
+    then measures the very models the searches use. It draws from the strategy's generator
+    (and may keep what a fit learned, as GP-BO keeps hyperparameters to warm-start the next
+    fit), so call it on a strategy made for the purpose, not on one in the middle of a search.
     """
 
     def predict(self, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> np.ndarray:

@@ -60,12 +60,13 @@ def split_top_level(text: str, what: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def parse_variant(text: str, what: str = "--strategies") -> Variant:
-    """``name`` or ``name(key=value, …)`` → a :class:`Variant`; ``what`` names the list in messages."""
+def parse_variant(text: str, what: str = "--strategies", kind: str = "strategy") -> Variant:
+    """``name`` or ``name(key=value, …)`` → a :class:`Variant`; ``what`` names the list in
+    messages, ``kind`` what its entries name."""
     name, paren, rest = text.partition("(")
     name = name.strip()
     if not name:
-        raise UserError(f"{what}: an entry has no name: {text!r}")
+        raise UserError(f"{what}: an entry has no {kind} name: {text!r}")
     if not paren:
         return Variant(name)
     if not rest.rstrip().endswith(")"):
@@ -83,9 +84,10 @@ def _unquoted(value: str) -> str:
     return value
 
 
-def parse_variants(text: str, what: str) -> list[Variant]:
-    """The entries of the list ``what`` (an option such as ``--strategies``) in order."""
-    variants = [parse_variant(part, what) for part in split_top_level(text, what)]
+def parse_variants(text: str, what: str, kind: str) -> list[Variant]:
+    """The entries of the list ``what`` (an option such as ``--strategies``), each naming a
+    ``kind`` of thing, in order."""
+    variants = [parse_variant(part, what, kind) for part in split_top_level(text, what)]
     if not variants:
         raise UserError(f"{what}: nothing named: give a comma-separated list of names or name(key=value, …)")
     return variants
@@ -93,7 +95,7 @@ def parse_variants(text: str, what: str) -> list[Variant]:
 
 def parse_strategies(text: str) -> list[Variant]:
     """The entries of ``--strategies`` in order (``all`` kept as an entry for the caller)."""
-    return parse_variants(text, "--strategies")
+    return parse_variants(text, "--strategies", "strategy")
 
 
 

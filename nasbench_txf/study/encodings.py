@@ -61,6 +61,11 @@ class StudySpec:
             raise OptionError(f"--top must be a fraction in (0, 0.5], not {self.top}")
         for model in self.models:
             check_predictor(model.name, model.options)
+        for kind, variants in (("encoding", self.encodings), ("model", self.models)):
+            labels = [label(v, kind) for v in variants]
+            if twice := sorted({x for x in labels if labels.count(x) > 1}):
+                raise OptionError(f"--{kind}s names {', '.join(twice)} more than once (options that spell out "
+                                  "a default are the same setting)")
 
 
 @dataclass(frozen=True)
@@ -132,25 +137,34 @@ def label(variant: Variant, kind: str) -> str:
     return f"{variant.name}({changes})" if changes else variant.name
 
 
-def settings(spec: StudySpec, measured: Measured, table: Table) -> dict[str, Any]:
+def settings(spec: StudySpec, measured: Measured, table: Table, encodings: list[Encoding]) -> dict[str, Any]:
+    """What a study folder's fits depend on: the table's measurements, the draws, and each
+    encoding's key (its version and every option), so that a resumed study never mixes fits
+    of an encoding fitted differently."""
     return {"table": str(table.folder.name), "space": table.meta.space, "task": table.meta.task,
             "metric": measured.metric, "archs": len(measured.archs), "measurements": measured.digest,
             **{k: v for k, v in asdict(spec).items() if k not in ("encodings", "models", "metric")},
             "encodings": [label(v, "encoding") for v in spec.encodings],
+            "encoding_keys": [{k: v for k, v in e.key().items() if k != "space"} for e in encodings],
             "models": [label(v, "model") for v in spec.models]}
 
 
 def read_fits(folder: Path) -> list[dict[str, Any]]:
-    """The fits a study folder holds (a line cut by a kill is left out)."""
+    """The fits a study folder holds. A line cut by a kill is left out, and the file is
+    rewritten without it, so that the fits appended next start on lines of their own."""
     path = folder / FITS
     if not path.exists():
         return []
-    fits = []
-    for line in path.read_text().splitlines():
+    text = path.read_text()
+    fits, lines = [], text.splitlines()
+    for line in lines:
         try:
             fits.append(json.loads(line))
         except json.JSONDecodeError:
             continue
+    if len(fits) < len(lines) or (lines and not text.endswith("\n")):
+        with atomic_path(path) as partial:
+            partial.write_text("".join(json.dumps(f) + "\n" for f in fits))
     return fits
 
 
@@ -191,7 +205,10 @@ def run_study(spec: StudySpec, table: Table, space: Space, folder: Path,
         vectors[label(variant, "encoding")] = (encoding, encoding.encode(measured.archs))
         progress(f"encoding {label(variant, 'encoding')}: {encoding.dim} features "
                  f"({time.perf_counter() - started:.1f} s)")
-    wanted = json.loads(json.dumps(settings(spec, measured, table)))  # as stored: lists, not tuples
+    for model in spec.models:  # a model that cannot be made for this space fails before the folder is made
+        for encoding, _ in vectors.values():
+            make_predictor(model.name, model.options, space, encoding, seed=0)
+    wanted = json.loads(json.dumps(settings(spec, measured, table, [e for e, _ in vectors.values()])))
     prepare(folder, wanted)
     done = {(f["encoding"], f["model"], f["size"], f["seed"]): f for f in read_fits(folder)}
     out = []
@@ -222,10 +239,13 @@ def _fits(spec: StudySpec, measured: Measured, space: Space, vectors: dict[str, 
                         continue
                     predict = make_predictor(model.name, model.options, space, encoding, seed)
                     started = time.perf_counter()
-                    predicted = predict(x[train], measured.scores[train], x[test])
+                    predicted = np.asarray(predict(x[train], measured.scores[train], x[test]), dtype=float)
                     seconds = time.perf_counter() - started
+                    if predicted.shape != (len(test),) or not np.isfinite(predicted).all():
+                        raise DataError(f"model {key[1]} on {key[0]} (n={size}, seed {seed}) predicted "
+                                        f"{predicted.size} values, not {len(test)} finite ones")
                     record = {"encoding": key[0], "model": key[1], "size": size, "seed": seed,
-                              **ranking_quality(np.asarray(predicted, dtype=float), measured.scores[test], spec.top),
+                              **ranking_quality(predicted, measured.scores[test], spec.top),
                               "seconds": seconds}
                     progress(f"fit {count}/{total}: {key[1]} on {key[0]}, n={size}, seed {seed}: "
                              f"tau {record['kendall_tau']:.3f} ({seconds:.1f} s)")
