@@ -228,7 +228,7 @@ class Transformer2vec(Encoding):
 
     name = "t2v"
     Options = T2VOptions
-    version = "2"
+    version = "3"
 
     def fit(self) -> None:
         self.cache_path = cache_file(self, "npz")
