@@ -240,7 +240,8 @@ class Transformer2vec(Encoding):
         rng = np.random.default_rng(o.seed)
         archs = archs_with_neighbours(self.space, o.fit_archs, o.neighbour_pairs, o.seed)
         announce(f"fitting t2v for space {self.space.name} ({len(archs):,} archs, graph edit distances of "
-                 f"{o.pairs + o.held_out:,} pairs, then the embedding); it is cached for later runs in "
+                 f"{o.pairs + o.held_out:,} random pairs and of up to {o.neighbour_pairs} neighbours per arch, "
+                 f"then the embedding); it is cached for later runs in "
                  f"{self.cache_path.parent}")
         labels = {label for a in archs for _, label in block_graph(self.space, a).nodes(data="label")}
         self.costs = BlockCosts.rank(self.space, labels)
