@@ -50,4 +50,4 @@ def test_example_plugins_own_test_runs_the_contract_checks(installed: dict[str, 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASSED tests/test_contract.py::test_contract[local-search-check_never_asks_twice]" in done.stdout
-    assert "5 passed" in done.stdout
+    assert "6 passed" in done.stdout  # the plugin check and the five strategy checks
