@@ -22,6 +22,9 @@ from nasbench_txf.core.result import Result
 from nasbench_txf.core.strategy import Strategy
 from nasbench_txf.strategies.unseen import draw_unseen
 
+#: the largest population (the members are kept in memory)
+MAX_POPULATION = 1_000_000
+
 
 @dataclass(frozen=True)
 class EvolutionOptions:
@@ -32,6 +35,8 @@ class EvolutionOptions:
     def __post_init__(self) -> None:
         if self.initial < 1:
             raise ValueError("initial must be >= 1")
+        if self.population > MAX_POPULATION:
+            raise ValueError(f"population must be at most {MAX_POPULATION:,}")
         if not 1 <= self.sample_size <= self.population:
             raise ValueError("sample_size must be between 1 and population")
 

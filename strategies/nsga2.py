@@ -35,6 +35,8 @@ from nasbench_txf.strategies.unseen import draw_unseen
 
 #: generations of only known archs tolerated before asking a random unseen arch instead
 MAX_STALE_GENERATIONS = 20
+#: the largest population: pymoo samples and keeps a whole generation at once
+MAX_POPULATION = 10_000
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,8 @@ class NSGA2Options:
     crossover_prob: float = option(0.9, "probability that a pair of parents is crossed over")
 
     def __post_init__(self) -> None:
-        if self.population < 4 or not 0 <= self.crossover_prob <= 1:
-            raise ValueError("population must be >= 4 and crossover_prob in [0, 1]")
+        if not 4 <= self.population <= MAX_POPULATION or not 0 <= self.crossover_prob <= 1:
+            raise ValueError(f"population must be between 4 and {MAX_POPULATION:,} and crossover_prob in [0, 1]")
 
 
 def _operators(space: Space) -> tuple[Any, Any, Any, Any]:
