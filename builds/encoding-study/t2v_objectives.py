@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from ged_neighbours import knn_tau  # beside this script
 from scipy import stats
 from scipy.spatial.distance import cdist
 
@@ -59,11 +60,6 @@ def main() -> None:
     rows = np.array([{a: i for i, a in enumerate(archs)}[a] for a in measured.archs])
     scores = measured.scores
 
-    def knn_tau(vectors: np.ndarray) -> float:
-        distance = cdist(vectors, vectors) + np.diag(np.full(len(vectors), np.inf))
-        nearest = np.argsort(distance, axis=1, kind="stable")[:, :5]
-        return float(stats.kendalltau(scores[nearest].mean(1), scores).statistic)
-
     settings = [("random", "least-squares"), ("random", "sammon"), ("random+neighbours", "least-squares"),
                 ("random+neighbours", "relative")]
     for pairs_name, loss in settings:
@@ -77,7 +73,7 @@ def main() -> None:
         print(f"{pairs_name}, {loss}: held-out rho {stats.spearmanr(held_distance, held_geds).statistic:.3f}; "
               f"neighbours ({len(local)} pairs) rho {stats.spearmanr(local_distance, local_geds).statistic:.3f}, "
               f"mean relative error {np.mean(np.abs(local_distance - local_geds) / local_geds):.3f}; "
-              f"5-NN tau on the table {knn_tau(vectors[rows]):.3f}", flush=True)
+              f"5-NN tau on the table {knn_tau(cdist(vectors[rows], vectors[rows]), scores, 5):.3f}", flush=True)
 
 
 if __name__ == "__main__":

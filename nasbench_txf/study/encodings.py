@@ -200,11 +200,10 @@ def run_study(spec: StudySpec, table: Table, space: Space, folder: Path,
                           f"at least 10 to rank (largest possible: {len(measured.archs) - 10})")
     vectors = {}
     for variant in spec.encodings:
-        started = time.perf_counter()
+        started, name = time.perf_counter(), label(variant, "encoding")
         encoding = open_encoding(variant, space)
-        vectors[label(variant, "encoding")] = (encoding, encoding.encode(measured.archs))
-        progress(f"encoding {label(variant, 'encoding')}: {encoding.dim} features "
-                 f"({time.perf_counter() - started:.1f} s)")
+        vectors[name] = (encoding, encoding.encode(measured.archs))
+        progress(f"encoding {name}: {encoding.dim} features ({time.perf_counter() - started:.1f} s)")
     for model in spec.models:  # a model that cannot be made for this space fails before the folder is made
         for encoding, _ in vectors.values():
             make_predictor(model.name, model.options, space, encoding, seed=0)
@@ -213,29 +212,31 @@ def run_study(spec: StudySpec, table: Table, space: Space, folder: Path,
     done = {(f["encoding"], f["model"], f["size"], f["seed"]): f for f in read_fits(folder)}
     out = []
     with (folder / FITS).open("a") as handle:
-        for fit in _fits(spec, measured, space, vectors, done, progress):
-            if fit["key"] not in done:
-                handle.write(json.dumps(fit["record"]) + "\n")
+        for record, new in _fits(spec, measured, space, vectors, done, progress):
+            if new:
+                handle.write(json.dumps(record) + "\n")
                 handle.flush()
-            out.append(fit["record"])
+            out.append(record)
     return out
 
 
 def _fits(spec: StudySpec, measured: Measured, space: Space, vectors: dict[str, tuple[Encoding, np.ndarray]],
           done: dict[tuple[str, str, int, int], dict[str, Any]],
-          progress: Callable[[str], None]) -> Iterator[dict[str, Any]]:
-    total = spec.seeds * len(spec.sizes) * len(vectors) * len(spec.models)
+          progress: Callable[[str], None]) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Each fit's record, and whether it is new (else it was in ``done``)."""
+    models = [(label(model, "model"), model) for model in spec.models]
+    total = spec.seeds * len(spec.sizes) * len(vectors) * len(models)
     count = 0
     for seed in range(spec.seeds):
         for size in spec.sizes:
             train = training_draw(len(measured.archs), size, seed)
             test = np.setdiff1d(np.arange(len(measured.archs)), train)
             for encoding_label, (encoding, x) in vectors.items():
-                for model in spec.models:
+                for model_label, model in models:
                     count += 1
-                    key = (encoding_label, label(model, "model"), size, seed)
+                    key = (encoding_label, model_label, size, seed)
                     if key in done:
-                        yield {"key": key, "record": done[key]}
+                        yield done[key], False
                         continue
                     predict = make_predictor(model.name, model.options, space, encoding, seed)
                     started = time.perf_counter()
@@ -249,4 +250,4 @@ def _fits(spec: StudySpec, measured: Measured, space: Space, vectors: dict[str, 
                               "seconds": seconds}
                     progress(f"fit {count}/{total}: {key[1]} on {key[0]}, n={size}, seed {seed}: "
                              f"tau {record['kendall_tau']:.3f} ({seconds:.1f} s)")
-                    yield {"key": key, "record": record}
+                    yield record, True
