@@ -30,8 +30,8 @@ from .stats import (
 )
 
 DEFAULT_BUDGETS = (25, 50, 100)
-#: default target of "queries to target": regret within 1% of the reference value
-DEFAULT_TARGET_FRACTION = 0.01
+#: target of "queries to target" without random search in the table: regret within 1% of the reference
+FALLBACK_TARGET_FRACTION = 0.01
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,25 @@ class Settings:
     """What the leaderboard measures at: fixed query budgets and the regret target."""
 
     budgets: tuple[int, ...] = DEFAULT_BUDGETS
-    #: regret counted as "reached", in the objective's units (``None``: 1% of the reference)
+    #: regret counted as "reached", in the objective's units (``None``: see :meth:`target_for`)
     target: float | None = None
+    #: rank rows by the hypervolume of what they visited (a problem with costs), not by regret
+    by_hypervolume: bool = False
 
     def target_for(self, table: RunTable) -> float:
-        return self.target if self.target is not None else DEFAULT_TARGET_FRACTION * abs(table.reference)
+        """The given target; by default the regret random search reaches after the common budget
+        (so the target separates strategies: "as good as random search's full budget, how much
+        sooner?"), or 1% of the reference where the table has no random search or it reached 0."""
+        return self.target_and_source(table)[0]
+
+    def target_and_source(self, table: RunTable) -> tuple[float, str]:
+        """:meth:`target_for` and the words that say where it came from."""
+        if self.target is not None:
+            return self.target, "given"
+        baseline = table.baseline_regret(table.horizon)
+        if baseline is not None and baseline > 0:
+            return baseline, f"random search's mean regret after {table.horizon} queries"
+        return FALLBACK_TARGET_FRACTION * abs(table.reference), "1% of the reference"
 
 
 DEFAULT_SETTINGS = Settings()
@@ -100,17 +114,28 @@ def leaderboard(table: RunTable, settings: Settings = DEFAULT_SETTINGS) -> pd.Da
         reached = np.array([queries_to_target(r, target) for r in c.regret])
         record |= {"queries_to_target": median_queries(reached), "reached": int(np.isfinite(reached).sum())}
         record["overhead_s"] = float(np.mean(np.concatenate([r.strategy_seconds for r in runs])))
+        own_end = min(r.queries for r in runs)
+        own = mean_ci(np.array([table.regret(r)[own_end - 1] for r in runs]))
+        record |= {"own_end": own_end, "regret@own_end": own.mean, "regret@own_end_ci": own.half}
         if c.hypervolume is not None:
             hv = mean_ci(c.hypervolume[:, -1])
             record |= {"hypervolume": hv.mean, "hypervolume_ci": hv.half}
         records.append(record)
     frame = pd.DataFrame.from_records(records)
     frame["avg_rank"] = _ranks(per_row, budgets)
-    frame = frame.sort_values(["regret@end", "regret_auc", "row"], kind="stable")
+    by_volume = settings.by_hypervolume and scale is not None
+    if by_volume:
+        frame = frame.sort_values(["hypervolume", "regret@end", "row"], ascending=[False, True, True], kind="stable")
+    else:
+        frame = frame.sort_values(["regret@end", "regret_auc", "row"], kind="stable")
     keys = list(per_row)  # the records' order, which the sorted frame's index still holds
     ordered = [per_row[keys[i]] for i in frame.index]
     frame = frame.reset_index(drop=True)
-    _mark_leader(frame, ordered)
+    _mark_leader(frame, [-c.hypervolume if by_volume else c.regret for c in ordered],  # type: ignore[operator]
+                 [c.seeds for c in ordered])
+    noise = table.seed_noise
+    gap = frame["regret@end"] - frame.loc[0, "regret@end"]
+    frame["gap_in_noise"] = gap / noise if noise else math.nan
     return frame
 
 
@@ -126,14 +151,14 @@ def _ranks(per_row: dict[RowKey, Curves], budgets: list[int]) -> list[float]:
     return list(average_ranks(np.vstack(columns)))
 
 
-def _mark_leader(frame: pd.DataFrame, ordered: list[Curves]) -> None:
-    """p-values against the first row, and the mark for rows not significantly worse."""
-    leader = ordered[0]
+def _mark_leader(frame: pd.DataFrame, losses: list[np.ndarray], seeds: list[list[int]]) -> None:
+    """p-values against the first row, and the mark for rows not significantly worse: each
+    row's ``losses`` (seeds × queries; less is better) compared at the end, paired by seed."""
     ps = []
-    for c in ordered:
-        shared = sorted(set(c.seeds) & set(leader.seeds))
-        mine = np.array([c.regret[c.seeds.index(s), -1] for s in shared])
-        theirs = np.array([leader.regret[leader.seeds.index(s), -1] for s in shared])
+    for mine_all, mine_seeds in zip(losses, seeds, strict=True):
+        shared = sorted(set(mine_seeds) & set(seeds[0]))
+        mine = np.array([mine_all[mine_seeds.index(s), -1] for s in shared])
+        theirs = np.array([losses[0][seeds[0].index(s), -1] for s in shared])
         ps.append(wilcoxon_worse(mine, theirs))
     frame["wilcoxon_p"] = ps
     frame["not_worse"] = [i == 0 or (not math.isnan(p) and p >= ALPHA) for i, p in enumerate(ps)]

@@ -12,6 +12,7 @@ training) are measured against the best value observed in the store.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections import defaultdict
@@ -23,14 +24,18 @@ from typing import Any
 import numpy as np
 
 from nasbench_txf.core.arch import Arch, canonical_json
-from nasbench_txf.core.benchmark import Benchmark
+from nasbench_txf.core.benchmark import Benchmark, KnowsSeedNoise
 from nasbench_txf.core.errors import StoreError, UserError
 from nasbench_txf.core.registry import get_strategy, open_benchmark
 from nasbench_txf.core.result import Metric
 from nasbench_txf.core.strategy import optimises_several
 from nasbench_txf.run.cell import CellSpec, open_cell
 from nasbench_txf.run.store import CellRow, Store, TrialRow
+from nasbench_txf.run.sweep import MACHINE_META
 from nasbench_txf.run.variants import variant_label
+
+#: the row that normalises regret and sets the default target: random search
+BASELINE = "rs"
 
 
 @dataclass(frozen=True, order=True)
@@ -92,6 +97,8 @@ class Run:
     strategy_seconds: np.ndarray
     metrics: list[dict[str, float]]
     failed: int
+    #: each trial's card
+    cards: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def queries(self) -> int:
@@ -123,6 +130,28 @@ class RunTable:
     #: the objectives of the multi-objective strategies in the table (empty when there are none)
     pareto_objectives: tuple[Metric, ...] = ()
     notes: list[str] = field(default_factory=list)
+    #: one observation's seed-to-seed standard deviation, where the benchmark knows it
+    seed_noise: float | None = None
+    #: the machine the runs' sweep ran on, where the store recorded it
+    machine: str | None = None
+
+    @property
+    def fraction(self) -> bool:
+        """Whether the objective is a fraction to maximise (accuracy): then tables, plots and
+        notes show it and its regret in percentage points."""
+        values = np.concatenate([r.observed for r in self.runs])
+        values = values[np.isfinite(values)]
+        return self.maximize and values.size > 0 and bool(((values >= 0) & (values <= 1)).all())
+
+    @property
+    def unit_scale(self) -> float:
+        """Multiply objective values and regrets by this to show them (100 for a fraction)."""
+        return 100.0 if self.fraction else 1.0
+
+    @property
+    def unit(self) -> str:
+        """The unit values are shown in after :attr:`unit_scale`: ``"pts"`` or ``""``."""
+        return "pts" if self.fraction else ""
 
     def score(self, run: Run) -> np.ndarray:
         """The incumbent's observed objective after each query (best so far; NaN before any)."""
@@ -139,6 +168,18 @@ class RunTable:
     def horizon(self) -> int:
         """The queries every run has: tables compare runs at equal budgets."""
         return min(r.queries for r in self.runs)
+
+    @property
+    def mixed_budgets(self) -> bool:
+        """Whether some runs went further than the common budget :attr:`horizon`."""
+        return max(r.queries for r in self.runs) > self.horizon
+
+    def baseline_regret(self, upto: int) -> float | None:
+        """Random search's mean regret after ``upto`` queries over its seeds (``None`` without
+        random search in the table)."""
+        ends = [self.regret(r)[upto - 1] for r in self.runs if r.row.strategy == BASELINE and r.queries >= upto]
+        ends = [e for e in ends if np.isfinite(e)]
+        return float(np.mean(ends)) if ends else None
 
     def rows(self) -> dict[RowKey, list[Run]]:
         grouped: dict[RowKey, list[Run]] = defaultdict(list)
@@ -173,6 +214,7 @@ def read_tables(path: Path, *, space: str | None = None, benchmark: str | None =
         if not cells:
             raise StoreError(f"{path} holds no runs of space={space or 'any'}, benchmark={benchmark or 'any'}, "
                              f"task={task or 'any'}")
+        machine = store.meta(MACHINE_META)
         by_table: dict[TableKey, list[tuple[CellRow, list[TrialRow]]]] = defaultdict(list)
         for cell in cells:
             trials = store.trials(cell.cell_id)
@@ -180,7 +222,7 @@ def read_tables(path: Path, *, space: str | None = None, benchmark: str | None =
                 by_table[TableKey.of(cell.key)].append((cell, trials))
     if not by_table:
         raise StoreError(f"{path}: the selected runs have no finished trial yet")
-    return [_table(key, members) for key, members in sorted(by_table.items())]
+    return [dataclasses.replace(_table(key, members), machine=machine) for key, members in sorted(by_table.items())]
 
 
 def _wanted(cell: CellRow, space: str | None, benchmark: str | None, task: str | None) -> bool:
@@ -222,6 +264,7 @@ def _table(key: TableKey, members: list[tuple[CellRow, list[TrialRow]]]) -> RunT
         commands=list(dict.fromkeys(c.command for c, _ in members if c.command)),
         package_versions=sorted({c.package_version for c, _ in members if c.package_version}),
         pareto_objectives=_pareto_objectives(members, notes), notes=notes,
+        seed_noise=bench.seed_noise() if isinstance(bench, KnowsSeedNoise) else None,
     )
 
 
@@ -255,7 +298,7 @@ def _run(cell: CellRow, trials: list[TrialRow], objective: str, bench: Benchmark
                truth=truth, sim_end=np.maximum.accumulate(ends),
                strategy_seconds=np.array([t.strategy_seconds for t in trials]),
                metrics=[dict(t.metrics) if t.status == "ok" else {} for t in trials],
-               failed=sum(t.status != "ok" for t in trials))
+               failed=sum(t.status != "ok" for t in trials), cards=[t.card for t in trials])
 
 
 def _reference(runs: list[Run], bench: Benchmark | None, maximize: bool) -> tuple[float, str]:

@@ -1,12 +1,16 @@
 """Leaderboard figures as PNG files (matplotlib, no display needed).
 
 Curves are means over seeds with shaded 90% t-intervals ([FLEXIBERT23 Figs. 3–4] plot 90%
-intervals); the time axis is each run's simulated clock.
+intervals), regret bands clipped at zero (regret cannot be negative); the time axis is each
+run's simulated clock. A strategy has the same colour in every plot of every page
+(:func:`colour`), and a fraction objective is plotted in percentage points.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,16 +24,14 @@ import pandas as pd
 from scipy import stats
 
 from nasbench_txf.core.errors import UserError
-from nasbench_txf.core.registry import get_strategy
+from nasbench_txf.core.registry import get_strategy, registry
 from nasbench_txf.core.strategy import optimises_several
 
 from . import hypervolume
+from .across import TAUS, Aggregate
 from .aggregate import curves
-from .collect import RowKey, Run, RunTable
+from .collect import BASELINE, RowKey, Run, RunTable
 from .stats import LEVEL
-
-#: the row every Pareto plot shows beside the multi-objective ones
-BASELINE = "rs"
 
 
 def _band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -42,6 +44,37 @@ def _band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     t = stats.t.ppf(0.5 + LEVEL / 2, np.maximum(n - 1, 1))
     half = np.where(n > 1, t * np.nan_to_num(sd) / np.sqrt(np.maximum(n, 1)), 0.0)
     return mean, half
+
+
+#: the palette strategies' colours come from: matplotlib's tab10 without its grey (grey is
+#: random search's in the small multiples), then Dark2's
+PALETTE = (*[c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 7], *plt.get_cmap("Dark2").colors)
+#: line styles that tell a strategy's encodings and variants apart
+STYLES = ("-", "--", ":", "-.")
+FONT = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9}
+
+
+def colour(strategy: str) -> tuple[float, float, float]:
+    """The strategy's colour on every plot: black for random search, else its place among the
+    registered strategies (one not registered here takes one from its name's digest)."""
+    if strategy == BASELINE:
+        return (0.0, 0.0, 0.0)
+    names = [n for n in registry("strategies").names() if n != BASELINE]
+    index = names.index(strategy) if strategy in names else int(hashlib.sha256(strategy.encode()).hexdigest(), 16)
+    return PALETTE[index % len(PALETTE)]
+
+
+def _style(table: RunTable, row: RowKey) -> dict[str, object]:
+    """Colour by strategy, line style by the row's place among that strategy's rows."""
+    same = sorted(r for r in table.rows() if r.strategy == row.strategy)
+    return {"color": colour(row.strategy), "linestyle": STYLES[same.index(row) % len(STYLES)]}
+
+
+def _scale(table: RunTable, what: str) -> tuple[float, str]:
+    """The factor and the axis label of a curve of ``what`` (regret or score)."""
+    unit = f" ({table.unit})" if table.unit else ""
+    label = f"regret{unit}, {table.objective}" if what == "regret" else f"best {table.objective}{unit}"
+    return table.unit_scale, label
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -57,8 +90,9 @@ def _legend(ax: plt.Axes, **kwargs: str) -> None:
 
 
 def _figure(title: str, xlabel: str, ylabel: str) -> tuple[plt.Figure, plt.Axes]:
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    ax.set_title(title, fontsize=10)
+    with plt.rc_context(FONT):
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax.set_title(title, fontsize=FONT["axes.titlesize"])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -68,17 +102,55 @@ def _figure(title: str, xlabel: str, ylabel: str) -> tuple[plt.Figure, plt.Axes]
 def by_queries(table: RunTable, path: Path, *, what: str = "regret",
                rows: Sequence[str] | None = None) -> Path:
     """Regret (or best score) against queries, one line and band per row."""
-    ylabel = f"regret ({table.objective})" if what == "regret" else f"best {table.objective}"
+    factor, ylabel = _scale(table, what)
     fig, ax = _figure(table.key.title, "queries", ylabel)
     for row, runs in table.rows().items():
         if rows is not None and row.name not in rows:
             continue
         longest = max(r.queries for r in runs)
-        mean, half = _band(_padded(table, runs, longest, what))
+        mean, half = _band(factor * _padded(table, runs, longest, what))
         x = np.arange(1, longest + 1)
-        ax.plot(x, mean, label=f"{row.name} ({len(runs)} seeds)")
-        ax.fill_between(x, mean - half, mean + half, alpha=0.2)
+        style = _style(table, row)
+        ax.plot(x, mean, label=f"{row.name} ({len(runs)} seeds)", **style)  # type: ignore[arg-type]
+        _fill(ax, x, mean, half, style, clip=what == "regret")
     _legend(ax)
+    return _save(fig, path)
+
+
+def _fill(ax: plt.Axes, x: np.ndarray, mean: np.ndarray, half: np.ndarray, style: dict[str, object],
+          clip: bool) -> None:
+    low = np.maximum(mean - half, 0.0) if clip else mean - half
+    ax.fill_between(x, low, mean + half, alpha=0.15, color=style["color"])
+
+
+def small_multiples(table: RunTable, path: Path, columns: int = 4) -> Path:
+    """Regret against queries, one small panel per row (best first, as ``order`` ranks them
+    on the table) with random search in grey in every panel: legible with two dozen rows."""
+    factor, ylabel = _scale(table, "regret")
+    grouped = table.rows()
+    order = sorted(grouped, key=lambda row: float(np.nanmean(
+        [table.regret(r)[table.horizon - 1] for r in grouped[row]])))
+    baseline = next((row for row in grouped if row.strategy == BASELINE), None)
+    rows_n = math.ceil(len(order) / columns)
+    with plt.rc_context(FONT):
+        fig, axes = plt.subplots(rows_n, columns, figsize=(3.2 * columns, 2.4 * rows_n + 0.6), sharex=True,
+                                 sharey=True, squeeze=False)
+    for ax in axes.flat[len(order):]:
+        ax.set_visible(False)
+    for ax, row in zip(axes.flat, order, strict=False):
+        if baseline is not None and row != baseline:
+            mean, _ = _band(factor * _padded(table, grouped[baseline], table.horizon, "regret"))
+            ax.plot(np.arange(1, table.horizon + 1), mean, color="0.6", linewidth=1, label=BASELINE)
+        mean, half = _band(factor * _padded(table, grouped[row], table.horizon, "regret"))
+        x = np.arange(1, table.horizon + 1)
+        style = {"color": colour(row.strategy), "linestyle": "-"}
+        ax.plot(x, mean, **style)  # type: ignore[arg-type]
+        _fill(ax, x, mean, half, style, clip=True)
+        ax.set_title(row.name, fontsize=10)
+        ax.grid(alpha=0.3)
+    fig.supxlabel("queries")
+    fig.supylabel(ylabel)
+    fig.suptitle(f"{table.key.title}: regret, each row against {BASELINE} (grey)", fontsize=12)
     return _save(fig, path)
 
 
@@ -95,7 +167,8 @@ def by_time(table: RunTable, path: Path, points: int = 200, rows: Sequence[str] 
     """Regret against simulated seconds (log axis): each run's value at a time is the one after
     its last trial that had ended by then. The axis starts when every run has a first result,
     so that the mean is always over the same runs."""
-    fig, ax = _figure(table.key.title, "simulated seconds", f"regret ({table.objective})")
+    factor, ylabel = _scale(table, "regret")
+    fig, ax = _figure(table.key.title, "simulated seconds", ylabel)
     start = max(float(r.sim_end[0]) for r in table.runs)
     stop = max(float(r.sim_end[-1]) for r in table.runs)
     grid = np.geomspace(max(start, 1e-3), max(stop, start * 1.001, 1e-3 * 1.001), points)
@@ -107,9 +180,10 @@ def by_time(table: RunTable, path: Path, points: int = 200, rows: Sequence[str] 
             done = np.searchsorted(run.sim_end, grid, side="right")
             regret = table.regret(run)
             values[i] = np.where(done > 0, regret[np.maximum(done - 1, 0)], np.nan)
-        mean, half = _band(values)
-        ax.plot(grid, mean, label=row.name)
-        ax.fill_between(grid, mean - half, mean + half, alpha=0.2)
+        mean, half = _band(factor * values)
+        style = _style(table, row)
+        ax.plot(grid, mean, label=row.name, **style)  # type: ignore[arg-type]
+        _fill(ax, grid, mean, half, style, clip=True)
     ax.set_xscale("log")
     _legend(ax)
     return _save(fig, path)
@@ -129,7 +203,7 @@ def pareto(table: RunTable, path: Path) -> Path:
         pts = hypervolume.front(median_run, objectives, table.horizon)
         pts = pts[np.argsort(pts[:, 1])]
         ax.step(pts[:, 1], pts[:, 0], where="post", marker="o", markersize=3,
-                label=f"{row.name} (seed {median_run.seed})")
+                label=f"{row.name} (seed {median_run.seed})", **_style(table, row))  # type: ignore[arg-type]
     if objectives[1].name in ("params", "flops"):
         ax.set_xscale("log")
     _legend(ax)
@@ -153,8 +227,9 @@ def hypervolume_by_queries(table: RunTable, path: Path, rows: Sequence[str] | No
             continue
         mean, half = _band(curves(table, runs, scale=scale).hypervolume)  # type: ignore[arg-type]
         x = np.arange(1, table.horizon + 1)
-        ax.plot(x, mean, label=row.name)
-        ax.fill_between(x, mean - half, mean + half, alpha=0.2)
+        style = _style(table, row)
+        ax.plot(x, mean, label=row.name, **style)  # type: ignore[arg-type]
+        _fill(ax, x, mean, half, style, clip=True)
     _legend(ax)
     return _save(fig, path)
 
@@ -174,4 +249,48 @@ def grid_bars(grid: pd.DataFrame, errors: pd.DataFrame, title: str, ylabel: str,
         low, high = finite.min(), finite.max()
         ax.set_ylim(low - 0.5 * (high - low + 1e-9), high + 0.5 * (high - low + 1e-9))
     _legend(ax, title="encoding")
+    return _save(fig, path)
+
+
+def strategy_of(method: str) -> str:
+    """The strategy name of a suite method's label (``gp-bo+wl``, ``es(population=20)``)."""
+    return method.split("(")[0].split("+")[0]
+
+
+def aggregate_intervals(agg: Aggregate, path: Path) -> Path:
+    """IQM of normalised regret and mean rank across problems, each with its 95% interval,
+    methods best first (top)."""
+    order = agg.order()[::-1]
+    y = np.arange(len(order))
+    with plt.rc_context(FONT):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.42 * len(order) + 1.6), sharey=True)
+    for ax, values, label in ((left, agg.iqm, "IQM of normalised regret (0 = best known, 1 = random search)"),
+                              (right, agg.rank, f"mean rank over {len(agg.problems)} problems")):
+        for i, m in enumerate(order):
+            point, low, high = values[m]
+            ax.errorbar(point, i, xerr=[[point - low], [high - point]], fmt="o", capsize=4,
+                        color=colour(strategy_of(m)))
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3, axis="x")
+    left.axvline(1.0, color="0.5", linestyle=":", linewidth=1)
+    left.set_yticks(y, order)
+    fig.suptitle(f"across {len(agg.problems)} problems, {len(agg.seeds)} seeds each: 95% stratified "
+                 "bootstrap intervals", fontsize=12)
+    return _save(fig, path)
+
+
+def performance_profiles(agg: Aggregate, path: Path, best: int = 8) -> Path:
+    """The share of runs with normalised regret ≤ τ against τ, for the ``best`` methods and
+    random search, with 95% bands."""
+    shown = agg.order()[:best]
+    shown += [m for m in agg.methods if strategy_of(m) == BASELINE and m not in shown]
+    fig, ax = _figure(f"performance profiles across {len(agg.problems)} problems",
+                      "τ (normalised regret)", "share of runs with normalised regret ≤ τ")
+    for i, m in enumerate(shown):
+        style = {"color": colour(strategy_of(m)), "linestyle": STYLES[i // len(PALETTE) % len(STYLES)]}
+        ax.plot(TAUS, agg.profile[m], label=m, **style)  # type: ignore[arg-type]
+        ax.fill_between(TAUS, agg.profile_interval[m][0], agg.profile_interval[m][1], alpha=0.12,
+                        color=style["color"])
+    ax.set_ylim(0, 1.02)
+    _legend(ax)
     return _save(fig, path)

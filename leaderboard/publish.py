@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,10 +31,10 @@ from nasbench_txf.core.errors import UserError
 from nasbench_txf.core.files import umask, write_atomic
 from nasbench_txf.run.pipeline_report import PipelineReport
 
-from . import pipeline, plots, views
+from . import pipeline, plots, site, views
 from .aggregate import Settings, leaderboard
-from .collect import RunTable
-from .render import Provenance, html_page, html_section, markdown, md_table, md_text
+from .collect import BASELINE, RunTable
+from .render import Provenance, html_section, markdown, md_table, md_text
 
 TITLE = "nasbench-txf leaderboard"
 #: curves per plot; a table with more rows plots its best ones
@@ -78,13 +78,7 @@ def publish(tables: Sequence[RunTable], out: Path, settings: Settings, provenanc
     a file publish did not write (see the module's docstring). Returns the names of the
     files written into ``out``.
     """
-    where = check_targets(out, markdown_copy, store)
-    site = where.site
-    site.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{site.name}-", dir=site.parent))
-    try:
-        work.chmod(0o777 & ~umask())  # mkdtemp's 0700 would hide the site from a web server or other users
-        page = Page()
+    def build(work: Path, page: Page) -> str:
         for number, report in enumerate(pipelines, start=1):
             image = pipeline.curve_plot(report, work / f"pipeline-{number}-best-so-far.png")
             page.markdown.append(pipeline.markdown_section(report, image.name))
@@ -93,8 +87,29 @@ def publish(tables: Sequence[RunTable], out: Path, settings: Settings, provenanc
         for table in tables:
             _table_sections(table, work, settings, provenance, family, page)
         text = f"# {TITLE}\n\n" + "\n".join(page.markdown)
-        _write(work / "leaderboard.md", text, page)
-        _write(work / "index.html", html_page(TITLE, page.html), page)
+        write(work / "leaderboard.md", text, page)
+        footer = site.footer({t.key.title: t.benchmark_version for t in tables},
+                             [t.machine for t in tables if t.machine], sorted({v for t in tables
+                                                                               for v in t.package_versions}))
+        write(work / "index.html", site.page(TITLE, "".join(page.html), footer), page)
+        return text
+
+    return written(out, build, markdown_copy, store)
+
+
+def written(out: Path, build: Callable[[Path, Page], str], markdown_copy: Path | None = None,
+            store: Path | None = None) -> list[str]:
+    """Publish what ``build(work, page)`` writes into the temporary folder ``work`` (listing
+    each file in ``page.files``; it returns the Markdown page) as the site ``out``, safely
+    (see the module's docstring); the Markdown also to ``markdown_copy``. Returns the files."""
+    where = check_targets(out, markdown_copy, store)
+    site = where.site
+    site.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{site.name}-", dir=site.parent))
+    try:
+        work.chmod(0o777 & ~umask())  # mkdtemp's 0700 would hide the site from a web server or other users
+        page = Page()
+        text = build(work, page)
         marker = {"written_by": "nasbench-txf leaderboard publish", "version": __version__,
                   "files": sorted(set(page.files))}
         (work / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
@@ -215,7 +230,8 @@ def _relinked(text: str, site: Path, copy: Path, files: list[str]) -> str:
     return text
 
 
-def _write(path: Path, text: str, page: Page) -> None:
+def write(path: Path, text: str, page: Page) -> None:
+    """Write a page's file and list it."""
     path.write_text(text, encoding="utf-8")
     page.files.append(path.name)
 
@@ -257,9 +273,9 @@ def _curve_rows(frame: pd.DataFrame) -> tuple[list[str] | None, str]:
     if len(names) <= CURVES:
         return None, ""
     shown = names[:CURVES]
-    if plots.BASELINE in names and plots.BASELINE not in shown:
-        shown.append(plots.BASELINE)
-    return shown, f" (the {CURVES} best rows and {plots.BASELINE})"
+    if BASELINE in names and BASELINE not in shown:
+        shown.append(BASELINE)
+    return shown, f" (the {CURVES} best rows and {BASELINE})"
 
 
 def _section(table: RunTable, frame: pd.DataFrame, settings: Settings, provenance: Provenance,
@@ -279,7 +295,7 @@ def _grid_section(table: RunTable, frame: pd.DataFrame, png: Path, page: Page) -
         f"### Strategy × encoding grid — {md_text(table.key.title)}", "",
         f"Best {table.objective} (mean ± 90% CI over seeds), as in [FLEXIBERT23 Fig. 3].", "",
         md_table(text), "", f"![strategy × encoding grid]({png.name})", ""]))
-    table_html = text.to_html(index=False, border=0, classes="leaderboard")
+    table_html = site.sortable(text, f"grid-{slug(table.key.title)}", text_columns=("strategy",), leader=None)
     page.html.append(f"<section><h3>Strategy × encoding grid</h3>{table_html}"
                      f'<figure><img src="{png.name}" alt="strategy × encoding grid"></figure></section>')
     page.files.append(png.name)

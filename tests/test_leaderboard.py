@@ -94,9 +94,15 @@ def test_aggregation_matches_hand_computed_values(synthetic: Path) -> None:
     assert "regret@50" not in frame  # beyond the horizon
     assert [es["regret_auc"], rei["regret_auc"], rs["regret_auc"]] == pytest.approx([13 / 15, 8 / 15, 2.75])
     assert [es["avg_rank"], rei["avg_rank"], rs["avg_rank"]] == pytest.approx([1.45, 1.65, 2.9])
-    # target: regret ≤ 1% of 4.25, so only A counts; es reaches it at 2, 1, 3, 2 and never
-    assert (es["queries_to_target"], es["reached"]) == (2.0, 4)
-    assert math.isinf(rs["queries_to_target"]) and rs["reached"] == 0
+    # the default target is random search's mean regret at the end, 2.2: es comes within it after
+    # 1, 1, 2, 1, 2 queries; rs after 2, 2, never, never, 2
+    assert Settings().target_and_source(table) == (pytest.approx(2.2), "random search's mean regret after 3 queries")
+    assert (es["queries_to_target"], es["reached"]) == (1.0, 5)
+    assert (rs["queries_to_target"], rs["reached"]) == (2.0, 3)
+    strict = leaderboard(table, Settings(budgets=(2,), target=0.0425)).set_index("strategy")
+    # regret ≤ 1% of 4.25, so only A counts; es reaches it at 2, 1, 3, 2 and never
+    assert (strict.loc["es", "queries_to_target"], strict.loc["es", "reached"]) == (2.0, 4)
+    assert math.isinf(strict.loc["rs", "queries_to_target"]) and strict.loc["rs", "reached"] == 0
     assert [es["overhead_s"], rs["overhead_s"]] == pytest.approx([0.1, 0.01])
     assert math.isnan(es["wilcoxon_p"]) and es["not_worse"]
     assert rei["wilcoxon_p"] == pytest.approx(0.5) and rei["not_worse"]  # one seed worse, by 0.25
@@ -241,25 +247,39 @@ def test_bad_stores_are_refused_with_a_message(cli, synthetic: Path, tmp_path: P
     assert cli("leaderboard", "show", str(mixed)).stdout.count("## toy-grid") == 2  # show: one table each
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+def chromium() -> str:
+    """The Chromium to render pages with; the test skips where there is none."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.skip("Chromium is not installed (Debian: apt install chromium); the pages were not rendered")
+    return found
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files"]
+
+
+def screenshot(browser: str, url: str, path: Path) -> Path:
+    """The page at ``url`` rendered by headless Chromium into the PNG ``path``."""
+    subprocess.run([browser, *CHROMIUM_FLAGS, f"--screenshot={path}", "--window-size=1400,2400", url],
+                   check=True, capture_output=True, timeout=120)
+    return path
+
+
+def dump_dom(browser: str, url: str) -> str:
+    """The page's DOM after its scripts ran."""
+    return subprocess.run([browser, *CHROMIUM_FLAGS, "--dump-dom", url], check=True, capture_output=True,
+                          text=True, timeout=120).stdout
 
 
 @pytest.mark.browser
 def test_the_published_page_renders_in_headless_chromium(cli, synthetic: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    browser = _chromium()
-    if browser is None:
-        pytest.skip("Chromium is not installed (Debian: apt install chromium); the page was not rendered")
+    browser = chromium()
     out = tmp_path / "site"
     assert cli("leaderboard", "publish", str(synthetic), "--out", str(out)).returncode == 0
     url = (out / "index.html").as_uri()
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files"]
-    shot = tmp_path / "shot.png"
-    subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1400,2400", url],
-                   check=True, capture_output=True, timeout=120)
+    shot = screenshot(browser, url, tmp_path / "shot.png")
     assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 20_000
-    dom = subprocess.run([browser, *flags, "--dump-dom", url], check=True, capture_output=True, text=True,
-                         timeout=120).stdout
+    dom = dump_dom(browser, url)
     rows = len(re.findall(r"<tr[\s>]", dom))  # pandas writes the header row as <tr style="...">
     assert rows >= 4 and dom.count("<img") == 3 and ">es<" in dom
 

@@ -87,6 +87,11 @@ class SurrogateBenchmark(TableBenchmark):
         objective = self.objective.name
         return np.asarray(self.model.predict(list(archs), [objective])[objective], dtype=float)
 
+    def seed_noise(self) -> float:
+        """The table's pooled seed-to-seed standard deviation of the objective, the level the
+        surrogate's noise is fitted to (:class:`~nasbench_txf.core.benchmark.KnowsSeedNoise`)."""
+        return float(self.model.meta["noise"][self.objective.name]["std"])
+
     def reference_archs(self) -> list[Arch]:
         """The whole space where it can be enumerated; otherwise the table's archs and a
         fixed sample of :data:`REFERENCE_SAMPLE` archs (then the best is an estimate)."""

@@ -18,6 +18,8 @@ def register(sub: Any) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     show = _common(actions.add_parser("show", help="print the leaderboard of each benchmark in the store"))
     show.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    show.add_argument("--suite", metavar="NAME",
+                      help="STORE is the folder of a `sweep --suite NAME`: print the ranking across its problems")
     show.set_defaults(handler=handle_show)
     publish = _common(actions.add_parser("publish", help="write Markdown, CSV, PNG plots and a static HTML site"))
     publish.add_argument("--out", type=Path, required=True, metavar="DIR",
@@ -25,6 +27,9 @@ def register(sub: Any) -> None:
                               "a folder with other files is refused")
     publish.add_argument("--markdown", type=Path, metavar="FILE",
                          help="also write the Markdown page to this file, with image links relative to it")
+    publish.add_argument("--suite", metavar="NAME",
+                         help="STORE is the folder of a `sweep --suite NAME`: publish the overview across its "
+                              "problems and one page per problem")
     publish.add_argument("--family", default="boshnas",
                          help="strategy family of the ablation section (default boshnas)")
     publish.set_defaults(handler=handle_publish)
@@ -83,12 +88,14 @@ def _pipelines(path: Path) -> list[Any]:
 
 def handle_show(args: argparse.Namespace) -> int:
     from nasbench_txf.leaderboard.aggregate import leaderboard
-    from nasbench_txf.leaderboard.render import Provenance, markdown
+    from nasbench_txf.leaderboard.render import Provenance, markdown, table_json
 
     settings = _settings(args)
+    if args.suite is not None:
+        return _show_suite(args, settings)
     tables = _tables(args)
     if args.json:
-        print_json([_json_table(t, leaderboard(t, settings), settings) for t in tables])
+        print_json([table_json(t, leaderboard(t, settings), settings) for t in tables])
         return 0
     provenance = Provenance(command_line())
     for table in tables:
@@ -96,20 +103,44 @@ def handle_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _json_table(table: Any, frame: Any, settings: Any) -> dict[str, Any]:
-    return {"space": table.key.space, "space_options": json.loads(table.key.space_options),
-            "benchmark": table.key.benchmark, "benchmark_options": json.loads(table.key.benchmark_options),
-            "task": table.key.task, "benchmark_version": table.benchmark_version, "objective": table.objective,
-            "maximize": table.maximize, "horizon": table.horizon, "reference": table.reference,
-            "reference_source": table.reference_source, "target": settings.target_for(table),
-            "notes": table.notes, "commands": table.commands,
-            "rows": json.loads(frame.to_json(orient="records"))}
+def _no_filters(args: argparse.Namespace) -> None:
+    given = [f"--{name}" for name in ("space", "benchmark", "task") if getattr(args, name) is not None]
+    if given:
+        raise UserError(f"{', '.join(given)}: a suite's problems name their own; leave these out with --suite")
+
+
+def _show_suite(args: argparse.Namespace, settings: Any) -> int:
+    from nasbench_txf.leaderboard.across import aggregate, problem_scores
+    from nasbench_txf.leaderboard.render import md_table
+    from nasbench_txf.leaderboard.suite import read_suite
+    from nasbench_txf.leaderboard.suite_pages import aggregate_frame
+
+    _no_filters(args)
+    suite, runs = read_suite(args.store, args.suite)
+    per_problem = [problem_scores(r.problem, r.table) for r in runs]
+    agg = aggregate(per_problem)
+    frame = aggregate_frame(agg, per_problem)
+    if args.json:
+        print_json(json.loads(frame.to_json(orient="records")))
+    else:
+        print(f"suite {suite.name}: {len(agg.methods)} strategies, {len(agg.problems)} problems, "
+              f"{len(agg.seeds)} seeds (normalised regret: 0 = best known, 1 = random search)\n")
+        print(md_table(frame))
+    return 0
 
 
 def handle_publish(args: argparse.Namespace) -> int:
     from nasbench_txf.leaderboard.publish import check_targets, publish
     from nasbench_txf.leaderboard.render import Provenance
 
+    if args.suite is not None:
+        from nasbench_txf.leaderboard.suite_pages import publish_suite
+
+        _no_filters(args)
+        files = publish_suite(args.store, args.suite, args.out, _settings(args), Provenance(command_line()),
+                              markdown_copy=args.markdown)
+        print(f"wrote {len(files)} files to {args.out}; open {args.out / 'index.html'} in a browser")
+        return 0
     check_targets(args.out, args.markdown, args.store)  # refuse before reading the store
     files = publish(_tables(args), args.out, _settings(args), Provenance(command_line()), family=args.family,
                     markdown_copy=args.markdown, store=args.store, pipelines=_pipelines(args.store))

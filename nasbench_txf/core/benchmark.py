@@ -138,6 +138,17 @@ class Benchmark(Plugin, ABC):
 
 
 @runtime_checkable
+class KnowsSeedNoise(Protocol):
+    """A benchmark that knows how much one observation of its objective varies with the
+    training seed, so that a leaderboard can say whether two rows differ by more than luck."""
+
+    def seed_noise(self) -> float:
+        """The standard deviation of one observation of the objective around its noise-free
+        value, pooled over the archs measured (0 where observations are exact)."""
+        ...
+
+
+@runtime_checkable
 class LendsTraining(Protocol):
     """A benchmark that trains on a task and lends its training context (a
     :class:`nasbench_txf.training.context.TrainingContext`) to strategies that train, so that a

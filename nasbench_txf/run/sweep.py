@@ -10,6 +10,7 @@ work are skipped with the reason, before anything runs.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,12 +24,16 @@ from nasbench_txf.core.options import options_dict
 from nasbench_txf.core.registry import get_encoding, get_strategy, open_benchmark, registry
 from nasbench_txf.core.space import Space
 from nasbench_txf.run.cell import CellSpec, incompatibility
+from nasbench_txf.run.problems import Problem
 from nasbench_txf.run.simulation import Simulation
 from nasbench_txf.run.store import Store
 from nasbench_txf.run.variants import Variant, parse_strategies, variant_label
+from nasbench_txf.tables.machine import cpu_model
 
 #: the store's meta entry holding the sweep's identity
 SWEEP_META = "sweep"
+#: the store's meta entry naming the machine that ran the sweep (the CPU model and its cores)
+MACHINE_META = "machine"
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,16 @@ class SweepRequest:
     space_options: Mapping[str, Any] = field(default_factory=dict)
     benchmark_options: Mapping[str, Any] = field(default_factory=dict)
     simulation: Simulation = field(default_factory=Simulation)
+    #: the benchmark problem this sweep runs (its terms above), recorded with the runs
+    problem: Problem | None = None
+
+    @classmethod
+    def of_problem(cls, problem: Problem, strategies: str, encodings: str, seeds: Sequence[int],
+                   simulation: Simulation | None = None) -> SweepRequest:
+        return cls(space=problem.space, benchmark=problem.benchmark, strategies=strategies, encodings=encodings,
+                   seeds=seeds, task=problem.task, space_options=problem.space_options,
+                   benchmark_options=problem.benchmark_options, simulation=simulation or Simulation(),
+                   problem=problem)
 
 
 @dataclass(frozen=True)
@@ -113,11 +128,19 @@ def plan(request: SweepRequest, budget_key: Mapping[str, Any]) -> SweepPlan:
     before the store is claimed.
     """
     strategies, broken = expand_strategies(request.strategies)
+    if request.problem is not None:
+        strategies = [Variant(v.name, request.problem.strategy_options(v.name, v.options)) for v in strategies]
     encodings, broken_encodings = expand(request.encodings, "encodings") if request.encodings else ([], [])
     benchmark = open_benchmark(request.space, request.space_options, request.benchmark, request.task,
                                request.benchmark_options)
     space = benchmark.space
     search_space = benchmark.search_space()
+    if request.problem is not None:
+        names = [m.name for m in benchmark.metrics]
+        unknown = [c for c in request.problem.costs if c not in names[1:]]
+        if unknown:
+            raise UserError(f"problem {request.problem.name}: its costs {', '.join(unknown)} are not metrics the "
+                            f"benchmark reports besides its objective ({', '.join(names)})")
     fitted: dict[str, Encoding] = {}
     skipped = [Skipped(name, None, why) for name, why in broken]
     skipped += [Skipped("*", name, why) for name, why in broken_encodings]
@@ -151,6 +174,8 @@ def plan(request: SweepRequest, budget_key: Mapping[str, Any]) -> SweepPlan:
         "budget": dict(budget_key),
         "simulation": asdict(request.simulation),
     }
+    if request.problem is not None:
+        key["problem"] = request.problem.record()
     return SweepPlan(cells, skipped, key)
 
 
@@ -172,17 +197,19 @@ def _refusal(variant: Variant, encoding: str | None, benchmark: Benchmark, searc
 
 
 def claim_store(path: Path, key: Mapping[str, Any], command: str) -> None:
-    """Mark ``path`` as this sweep's store, or refuse one that holds other runs."""
+    """Mark ``path`` as this sweep's store, or refuse one that holds other runs; record the
+    machine the sweep first ran on (simulated times and overheads are that machine's)."""
     with Store.open(path) as store:
         recorded = store.meta(SWEEP_META)
         if recorded is None:
             if store.cells():
                 raise StoreError(f"{path} holds runs that are not part of a sweep; give another --store")
             store.set_meta(SWEEP_META, canonical_json({"key": key, "command": command}))
-            return
-        theirs = json.loads(recorded)["key"]
+        theirs = json.loads(recorded)["key"] if recorded is not None else key
         if canonical_json(theirs) != canonical_json(key):
             different = [k for k in key if canonical_json(key[k]) != canonical_json(theirs.get(k))]
             detail = "; ".join(f"{k}: this sweep has {canonical_json(key[k])}, the store has "
                                f"{canonical_json(theirs.get(k))}" for k in different)
             raise StoreError(f"{path} belongs to another sweep ({detail}); give another --store")
+        if store.meta(MACHINE_META) is None:
+            store.set_meta(MACHINE_META, f"{cpu_model()}, {os.cpu_count()} cores")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # naming the CPU must not load torch (sweeps record it before anything runs)
+    import torch
 
 
 def cpu_model() -> str:
@@ -29,5 +31,7 @@ def cpu_model() -> str:
 def describe(device: torch.device, threads: int) -> str:
     """E.g. ``"AMD EPYC (cpu, 1 thread)"`` or ``"NVIDIA H200 (cuda)"``."""
     if device.type == "cuda":
+        import torch
+
         return f"{torch.cuda.get_device_name(device)} (cuda)"
     return f"{cpu_model()} ({device.type}, {threads} thread{'' if threads == 1 else 's'})"

@@ -133,6 +133,10 @@ class ToyQuadratic(Benchmark):
     def best_known(self) -> float:
         return true_score({"ops": list(TARGET), "n": 4})
 
+    def seed_noise(self) -> float:
+        """The noise option: every arch's observations scatter by it (the noisy op's by 5×)."""
+        return float(self.options.noise)
+
     def evaluate(self, arch: Arch, seed: int) -> Result:
         card = arch.card
         if self.options.delay:

@@ -19,6 +19,7 @@ from nasbench_txf.core.arch import Arch
 from nasbench_txf.core.checkpoints import load_checkpoint, save_checkpoint
 from nasbench_txf.core.result import Result
 from nasbench_txf.core.strategy import Requirements, Strategy
+from nasbench_txf.run.problems import Problem, Suite
 from nasbench_txf.testing.toy import (
     DEPTHS,
     OPS,
@@ -31,8 +32,15 @@ from nasbench_txf.testing.toy import (
     true_score,
 )
 
-__all__ = ["DEPTHS", "OPS", "TARGET", "QuadraticOptions", "ToyGrid", "ToyOneShot", "ToyQuadratic", "ToyTrainable",
-           "size_of", "true_score"]
+__all__ = ["DEPTHS", "OPS", "TARGET", "TOY_SCORE", "TOY_SIZE", "TOY_SUITE", "QuadraticOptions", "ToyGrid", "ToyOneShot",
+           "ToyQuadratic", "ToyTrainable", "size_of", "true_score"]
+
+#: benchmark problems and a suite on the toy benchmark, registered as a plugin package registers its own
+TOY_SCORE = Problem("toy-score", "toy-grid's score, with seed noise", "toy-grid", "toy-quadratic", "match",
+                    benchmark_options={"noise": 0.3}, budget=12)
+TOY_SIZE = Problem("toy-size", "toy-grid's score against its size", "toy-grid", "toy-quadratic", "match",
+                   costs=("size",), budget=12)
+TOY_SUITE = Suite("toy", "the toy problems", ("toy-score", "toy-size"), encodings="onehot")
 
 
 @dataclass(frozen=True)
