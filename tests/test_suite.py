@@ -4,6 +4,7 @@ problems (checked against values worked out by hand), the suite's site and its b
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -245,6 +246,18 @@ def test_tables_show_points_resolution_and_mixed_budgets(tmp_path: Path) -> None
     assert "regret @2 (end) (pts)" in shown.columns and "best score (pts)" in shown.columns
     assert shown.loc[0, "regret @2 (end) (pts)"].startswith("10.00 ±")  # es: regret 0.5 / 5 = 10 points
     assert "σ = 5.00 points" in " ".join(header(table, Settings(), frame))
+
+
+def test_table_benchmarks_know_their_seed_noise(toy_table: Path) -> None:
+    from nasbench_txf.core.registry import open_benchmark
+
+    tabular = open_benchmark("toy-grid", {}, "tabular", "match", {"table": str(toy_table)})
+    by_arch = [[r.metrics["score"] for r in rows if r.measured] for rows in tabular.rows.values()]
+    repeated = [np.array(x) for x in by_arch if len(x) >= 2]
+    pooled = math.sqrt(sum(((x - x.mean()) ** 2).sum() for x in repeated) / sum(len(x) - 1 for x in repeated))
+    assert repeated and tabular.seed_noise() == pytest.approx(pooled) and pooled > 0
+    surrogate = open_benchmark("toy-grid", {}, "surrogate", "match", {"table": str(toy_table)})
+    assert surrogate.seed_noise() == pytest.approx(pooled)  # the level its noise model was fitted to
 
 
 @pytest.mark.browser

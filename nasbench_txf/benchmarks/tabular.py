@@ -21,6 +21,7 @@ from nasbench_txf.core.errors import IncompatibleError, OptionError
 from nasbench_txf.core.options import option
 from nasbench_txf.core.result import Metric, Result
 from nasbench_txf.core.space import Space
+from nasbench_txf.surrogate.noise import noise_level
 from nasbench_txf.tables.builtin import resolve_table
 from nasbench_txf.tables.space import TableSpace
 from nasbench_txf.tables.table import Table, lookup
@@ -103,6 +104,15 @@ class Tabular(TableBenchmark):
 
     def evaluate(self, arch: Arch, seed: int) -> Result:
         return lookup(self.rows, arch, seed).result()
+
+    def seed_noise(self) -> float:
+        """The pooled seed-to-seed standard deviation of the objective over the archs measured
+        with several seeds (failed and at-chance trainings left out; 0 where none has two)
+        (:class:`~nasbench_txf.core.benchmark.KnowsSeedNoise`)."""
+        objective = self.objective.name
+        by_seed = [np.array([r.metrics[objective] for r in rows if r.measured and objective in r.metrics])
+                   for rows in self.rows.values()]
+        return noise_level(by_seed)
 
     def expected(self, archs: Sequence[Arch]) -> np.ndarray:
         """The mean of each arch's measured seeds, failed and at-chance trainings left out (NaN for none)."""
