@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from pymoo.indicators.hv import HV
@@ -32,6 +32,7 @@ from scipy import stats
 
 from nasbench_txf.core.errors import UserError
 from nasbench_txf.core.pareto import pareto_indices
+from nasbench_txf.core.result import Metric
 from nasbench_txf.run.problems import Problem
 from nasbench_txf.run.variants import variant_label
 
@@ -51,45 +52,76 @@ class ProblemScores:
     """One problem's normalised regret per method and seed, after its common budget."""
 
     problem: Problem
-    table: RunTable
     budget: int
     #: what normalised regret divides by: random search's mean regret (or missed hypervolume)
     baseline: float
     scores: dict[str, dict[int, float]]
-    notes: list[str] = field(default_factory=list)
+    #: method → its strategy's name (for colours and descriptions)
+    strategies: dict[str, str]
+    #: runs with no successful trial by the budget, scored as the problem's worst regret
+    failed_runs: int = 0
 
 
-def method(row: RowKey) -> str:
+def method(row: RowKey, problem: Problem) -> str:
     """The row's name across problems: the strategy with the options the sweep gave it and its
-    encoding, less the ``against`` a multi-objective problem sets (it differs per problem)."""
-    options = {k: v for k, v in json.loads(row.strategy_options).items() if k != "against"}
+    encoding, less the ``against`` the problem set to its costs (it differs per problem)."""
+    options = {k: v for k, v in json.loads(row.strategy_options).items()
+               if not (k == "against" and problem.costs and v == ",".join(problem.costs))}
     label = variant_label(row.strategy, options)
+    if problem.costs and "against" in options and "against=" not in label:  # a default, but not the problem's
+        shown = f"against={options['against']}"
+        label = f"{label[:-1]}, {shown})" if label.endswith(")") else f"{label}({shown})"
     return f"{label}+{row.encoding}" if row.encoding else label
 
 
+def objectives_of(problem: Problem, table: RunTable) -> tuple[Metric, ...]:
+    """The problem's objective and its costs (minimised), refused where the runs lack a cost."""
+    reported = {name for run in table.runs for metrics in run.metrics for name in metrics}
+    missing = [c for c in problem.costs if c not in reported]
+    if missing:
+        raise UserError(f"problem {problem.name}: its runs report no {', '.join(missing)}; "
+                        "they cannot be scored against its costs")
+    return (Metric(table.objective, table.maximize), *(Metric(c, maximize=False) for c in problem.costs))
+
+
 def problem_scores(problem: Problem, table: RunTable) -> ProblemScores:
-    """Normalised regret of every run of ``table`` after the table's common budget."""
+    """Normalised regret of every run of ``table`` after the table's common budget.
+
+    A run with no successful trial by then has no regret of its own; it is scored as the
+    worst regret any run of the problem has at that budget (a failure is not a missing value:
+    leaving it out would flatter the method).
+    """
     budget = table.horizon
-    raw = _missed_volume(table, budget) if problem.multi_objective else {
+    raw = _missed_volume(table, objectives_of(problem, table), budget) if problem.multi_objective else {
         id(run): float(table.regret(run)[budget - 1]) for run in table.runs}
-    base = [raw[id(r)] for r in table.runs if r.row.strategy == BASELINE and math.isfinite(raw[id(r)])]
-    notes: list[str] = []
+    finite = [v for v in raw.values() if math.isfinite(v)]
+    if not finite:
+        raise UserError(f"problem {problem.name}: no run has a successful trial within {budget} queries")
+    failed = sum(not math.isfinite(v) for v in raw.values())
+    raw = {k: v if math.isfinite(v) else max(finite) for k, v in raw.items()}
+    base = [raw[id(r)] for r in table.runs if r.row.strategy == BASELINE]
     if not base:
         raise UserError(f"problem {problem.name}: no random search run to normalise by")
     baseline = float(np.mean(base))
     if baseline <= 0:
         raise UserError(f"problem {problem.name}: random search reached the best known value on every seed; "
-                         "normalised regret is undefined")
+                        "normalised regret is undefined")
     scores: dict[str, dict[int, float]] = {}
+    strategies: dict[str, str] = {}
+    rows: dict[str, RowKey] = {}
     for run in table.runs:
-        scores.setdefault(method(run.row), {})[run.seed] = raw[id(run)] / baseline
-    return ProblemScores(problem, table, budget, baseline, scores, notes)
+        name = method(run.row, problem)
+        if rows.setdefault(name, run.row) != run.row:
+            raise UserError(f"problem {problem.name}: rows {rows[name].name} and {run.row.name} would both be "
+                            f"compared as {name}; sweep one of them into another folder")
+        scores.setdefault(name, {})[run.seed] = raw[id(run)] / baseline
+        strategies[name] = run.row.strategy
+    return ProblemScores(problem, budget, baseline, scores, strategies, failed)
 
 
-def _missed_volume(table: RunTable, budget: int) -> dict[int, float]:
+def _missed_volume(table: RunTable, objectives: tuple[Metric, ...], budget: int) -> dict[int, float]:
     """Per run: the hypervolume of the problem's best known front (every visited arch of every
     run, in the table's scaled objectives) minus that of the run's first ``budget`` trials."""
-    objectives = table.pareto_objectives
     scale = hypervolume.Scale(table.runs, objectives)
     every = np.vstack([scale(hypervolume.points(r, objectives)[:budget]) for r in table.runs])
     every = every[np.isfinite(every).all(axis=1) & (every < hypervolume.REFERENCE).all(axis=1)]
@@ -113,6 +145,10 @@ class Aggregate:
     profile_interval: dict[str, np.ndarray]
     #: methods left out, and why
     left_out: dict[str, str]
+    #: method → its strategy's name
+    strategies: dict[str, str]
+    #: what the reader must know about the comparison (seeds left out, failed runs)
+    notes: list[str]
 
     def order(self) -> list[str]:
         """Methods best first: least IQM, then best mean rank."""
@@ -122,11 +158,9 @@ class Aggregate:
 def scores_matrix(per_problem: Sequence[ProblemScores]) -> tuple[list[str], list[int], np.ndarray, dict[str, str]]:
     """(methods, seeds, seeds × problems × methods array, left out): the methods run on every
     problem, on the seeds every one of them has on every problem (a paired comparison)."""
-    left_out: dict[str, str] = {}
     everywhere = set.intersection(*(set(p.scores) for p in per_problem))
-    for p in per_problem:
-        for name in set(p.scores) - everywhere:
-            left_out[name] = f"not run on every problem (missing from {_missing(name, per_problem)})"
+    left_out = {name: f"not run on every problem (missing from {_missing(name, per_problem)})"
+                for name in sorted(set().union(*(p.scores for p in per_problem)) - everywhere)}
     methods = sorted(everywhere)
     if not methods:
         raise UserError("no method was run on every problem of the suite")
@@ -182,6 +216,13 @@ def aggregate(per_problem: Sequence[ProblemScores], reps: int = REPS, seed: int 
     def everything(x: np.ndarray) -> np.ndarray:
         return np.concatenate([iqm(x), mean_rank(x), profiles(x).ravel()])
 
+    every_seed = sorted({s for p in per_problem for m in methods for s in p.scores[m]})
+    notes = [f"seeds {', '.join(map(str, sorted(set(every_seed) - set(seeds))))} are left out: not every "
+             "strategy has them on every problem"] if len(every_seed) > len(seeds) else []
+    failed = sum(p.failed_runs for p in per_problem)
+    if failed:
+        notes.append(f"{failed} runs had no successful trial by their problem's budget; each counts as its "
+                     "problem's worst regret")
     point = everything(array)
     low, high = stratified_bootstrap(array, everything, reps, seed)
     iqms = {m: (float(point[i]), float(low[i]), float(high[i])) for i, m in enumerate(methods)}
@@ -190,4 +231,6 @@ def aggregate(per_problem: Sequence[ProblemScores], reps: int = REPS, seed: int 
     profile = dict(zip(methods, point[2 * n:].reshape(shape), strict=True))
     bands = zip(low[2 * n:].reshape(shape), high[2 * n:].reshape(shape), strict=True)
     interval = {m: np.vstack(band) for m, band in zip(methods, bands, strict=True)}
-    return Aggregate([p.problem.name for p in per_problem], methods, seeds, iqms, rank, profile, interval, left_out)
+    strategies = {m: s for p in per_problem for m, s in p.strategies.items() if m in methods}
+    return Aggregate([p.problem.name for p in per_problem], methods, seeds, iqms, rank, profile, interval, left_out,
+                     strategies, notes)

@@ -139,6 +139,11 @@ def leaderboard(table: RunTable, settings: Settings = DEFAULT_SETTINGS) -> pd.Da
     return frame
 
 
+def worse_than_leader(frame: pd.DataFrame) -> int:
+    """How many rows of a leaderboard ``frame`` are significantly worse than its leader."""
+    return int((~frame["not_worse"]).sum())
+
+
 def _ranks(per_row: dict[RowKey, Curves], budgets: list[int]) -> list[float]:
     """Mean rank over (shared seed, budget) pairs."""
     shared = sorted(set.intersection(*(set(c.seeds) for c in per_row.values())))

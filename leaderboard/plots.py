@@ -123,21 +123,21 @@ def _fill(ax: plt.Axes, x: np.ndarray, mean: np.ndarray, half: np.ndarray, style
     ax.fill_between(x, low, mean + half, alpha=0.15, color=style["color"])
 
 
-def small_multiples(table: RunTable, path: Path, columns: int = 4) -> Path:
-    """Regret against queries, one small panel per row (best first, as ``order`` ranks them
-    on the table) with random search in grey in every panel: legible with two dozen rows."""
+def small_multiples(table: RunTable, path: Path, order: Sequence[str], columns: int = 4) -> Path:
+    """Regret against queries, one small panel per row in ``order`` (row names, best first as
+    the table ranks them) with random search in grey in every panel: legible with two dozen rows."""
     factor, ylabel = _scale(table, "regret")
     grouped = table.rows()
-    order = sorted(grouped, key=lambda row: float(np.nanmean(
-        [table.regret(r)[table.horizon - 1] for r in grouped[row]])))
+    by_name = {row.name: row for row in grouped}
+    panels = [by_name[name] for name in order]
     baseline = next((row for row in grouped if row.strategy == BASELINE), None)
-    rows_n = math.ceil(len(order) / columns)
+    rows_n = math.ceil(len(panels) / columns)
     with plt.rc_context(FONT):
         fig, axes = plt.subplots(rows_n, columns, figsize=(3.2 * columns, 2.4 * rows_n + 0.6), sharex=True,
                                  sharey=True, squeeze=False)
-    for ax in axes.flat[len(order):]:
+    for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
-    for ax, row in zip(axes.flat, order, strict=False):
+    for ax, row in zip(axes.flat, panels, strict=False):
         if baseline is not None and row != baseline:
             mean, _ = _band(factor * _padded(table, grouped[baseline], table.horizon, "regret"))
             ax.plot(np.arange(1, table.horizon + 1), mean, color="0.6", linewidth=1, label=BASELINE)
@@ -252,11 +252,6 @@ def grid_bars(grid: pd.DataFrame, errors: pd.DataFrame, title: str, ylabel: str,
     return _save(fig, path)
 
 
-def strategy_of(method: str) -> str:
-    """The strategy name of a suite method's label (``gp-bo+wl``, ``es(population=20)``)."""
-    return method.split("(")[0].split("+")[0]
-
-
 def aggregate_intervals(agg: Aggregate, path: Path) -> Path:
     """IQM of normalised regret and mean rank across problems, each with its 95% interval,
     methods best first (top)."""
@@ -269,7 +264,7 @@ def aggregate_intervals(agg: Aggregate, path: Path) -> Path:
         for i, m in enumerate(order):
             point, low, high = values[m]
             ax.errorbar(point, i, xerr=[[point - low], [high - point]], fmt="o", capsize=4,
-                        color=colour(strategy_of(m)))
+                        color=colour(agg.strategies[m]))
         ax.set_xlabel(label)
         ax.grid(alpha=0.3, axis="x")
     left.axvline(1.0, color="0.5", linestyle=":", linewidth=1)
@@ -283,11 +278,12 @@ def performance_profiles(agg: Aggregate, path: Path, best: int = 8) -> Path:
     """The share of runs with normalised regret ≤ τ against τ, for the ``best`` methods and
     random search, with 95% bands."""
     shown = agg.order()[:best]
-    shown += [m for m in agg.methods if strategy_of(m) == BASELINE and m not in shown]
+    shown += [m for m in agg.methods if agg.strategies[m] == BASELINE and m not in shown]
     fig, ax = _figure(f"performance profiles across {len(agg.problems)} problems",
                       "τ (normalised regret)", "share of runs with normalised regret ≤ τ")
-    for i, m in enumerate(shown):
-        style = {"color": colour(strategy_of(m)), "linestyle": STYLES[i // len(PALETTE) % len(STYLES)]}
+    for m in shown:
+        same = sorted(n for n in shown if agg.strategies[n] == agg.strategies[m])
+        style = {"color": colour(agg.strategies[m]), "linestyle": STYLES[same.index(m) % len(STYLES)]}
         ax.plot(TAUS, agg.profile[m], label=m, **style)  # type: ignore[arg-type]
         ax.fill_between(TAUS, agg.profile_interval[m][0], agg.profile_interval[m][1], alpha=0.12,
                         color=style["color"])

@@ -146,6 +146,8 @@ def _target(path: Path, flag: str, store: Path | None) -> Path:
         if target == source or target in source.parents:
             relation = "is" if target == source else "holds"
             raise UserError(f"{flag} {path} {relation} the input store {store}; choose another path")
+        if source.is_dir() and source in target.parents:  # a suite's folder: its stores are in it
+            raise UserError(f"{flag} {path} is inside the folder of input stores {store}; choose another path")
     return target
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from nasbench_txf import __version__
 
 from . import site
-from .aggregate import Settings, budgets_of
+from .aggregate import Settings, budgets_of, worse_than_leader
 from .collect import RunTable
 
 
@@ -169,7 +169,7 @@ def _resolution(table: RunTable, frame: pd.DataFrame) -> list[str]:
     """How far apart the rows are against the benchmark's own seed noise, and whether the
     significance tests tell any of them from the leader."""
     spread = float(frame["regret@end"].max() - frame["regret@end"].min())
-    worse = int((~frame["not_worse"]).sum())
+    worse = worse_than_leader(frame)
     lines = []
     if table.seed_noise is not None:
         noise = table.seed_noise

@@ -4,8 +4,10 @@ Every page is self-contained and works from ``file://``: inline CSS and one smal
 script, no external resource, nothing fetched. The script sorts a table by a click on a
 column header (numbers by their leading value, text alphabetically; again to reverse) and
 filters its rows by the text typed above it. A link can carry the state in its fragment,
-``#sort=3:desc&filter=boshnas`` (column 3, descending), which the page applies when it
-opens, so a sorted view can be shared. Hand-written because a table library would be a
+``#sort=3:desc&filter=boshnas`` (the page's first table: column 3, descending) or
+``#problems.sort=0`` (the table with that id), which the page applies when it opens, so a
+sorted view can be shared. Numbers sort by their leading value, ``> 100`` (never reached) as
+infinite, and missing values (``—``) last either way. Hand-written because a table library would be a
 download or a vendored bundle, and the whole behaviour is forty lines.
 """
 
@@ -29,7 +31,9 @@ table.sortable { border-collapse: collapse; font-size: 0.9em; }
 table.sortable th { cursor: pointer; background: #f0f0f0; position: sticky; top: 0; white-space: nowrap; }
 table.sortable th[aria-sort=ascending]::after { content: " ▲"; }
 table.sortable th[aria-sort=descending]::after { content: " ▼"; }
-table.sortable th, table.sortable td { padding: 4px 8px; border-bottom: 1px solid #ddd; text-align: right; }
+table.sortable th, table.sortable td, table.leaderboard th, table.leaderboard td {
+  padding: 4px 8px; border-bottom: 1px solid #ddd; text-align: right; }
+table.leaderboard { border-collapse: collapse; font-size: 0.9em; }
 table.sortable td.text { text-align: left; white-space: normal; min-width: 14em; max-width: 36em; font-size: 0.9em; }
 table.sortable td { white-space: nowrap; }
 table.sortable tr.leader td { background: #fff6d5; font-weight: 600; }
@@ -42,63 +46,75 @@ footer { margin-top: 3em; padding-top: 1em; border-top: 1px solid #ccc; font-siz
 nav a { margin-right: 1em; }
 """
 
-SCRIPT = """
+SCRIPT = r"""
 (function () {
-  function value(cell) {
+  function value(cell, text_column) {
     var text = cell.textContent.trim();
-    var m = text.replace(/\\u2212/g, '-').match(/^[>≈~]?\\s*(-?\\d+(\\.\\d+)?(e-?\\d+)?)/i);
-    return m ? parseFloat(m[1]) : text.toLowerCase();
+    if (text_column) return text.toLowerCase();
+    if (/^>/.test(text)) return Infinity;                       // "> 100 (0/10)": never reached
+    var m = text.replace(/\u2212/g, '-').match(/^[≈~]?\s*(-?\d+(\.\d+)?(e[+-]?\d+)?)/i);
+    return m ? parseFloat(m[1]) : null;                          // "—", "nan": missing
   }
-  function compare(a, b) {
-    var an = typeof a === 'number', bn = typeof b === 'number';
-    if (an && bn) return a - b;
-    if (an) return -1;
-    if (bn) return 1;
-    return a < b ? -1 : a > b ? 1 : 0;
+  function compare(a, b, descending) {
+    if (a === null || b === null) return a === b ? 0 : (a === null ? 1 : -1);  // missing last, both ways
+    var c = (typeof a === 'number' && typeof b === 'number') ? a - b
+          : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+    return descending ? -c : c;
   }
   function sort(table, column, descending) {
+    var head = table.tHead.rows[0].cells;
+    if (!(column >= 0 && column < head.length)) return;
+    var text_column = head[column].getAttribute('data-type') === 'text';
     var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
     rows.sort(function (x, y) {
-      var c = compare(value(x.cells[column]), value(y.cells[column]));
-      return descending ? -c : c;
+      return compare(value(x.cells[column], text_column), value(y.cells[column], text_column), descending);
     });
     rows.forEach(function (r) { body.appendChild(r); });
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
+    Array.prototype.forEach.call(head, function (th, i) {
       if (i === column) th.setAttribute('aria-sort', descending ? 'descending' : 'ascending');
       else th.removeAttribute('aria-sort');
     });
   }
   function filter(table, text) {
-    var words = text.toLowerCase().split(/\\s+/).filter(Boolean);
+    var words = text.toLowerCase().split(/\s+/).filter(Boolean);
     Array.prototype.forEach.call(table.tBodies[0].rows, function (r) {
       var row = r.textContent.toLowerCase();
       r.hidden = !words.every(function (w) { return row.indexOf(w) >= 0; });
     });
   }
-  var tables = document.querySelectorAll('table.sortable');
-  Array.prototype.forEach.call(tables, function (table) {
+  function box(table) {
+    return document.querySelector('input.filter[data-table="' + table.id + '"]');
+  }
+  var tables = Array.prototype.slice.call(document.querySelectorAll('table.sortable'));
+  tables.forEach(function (table) {
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
       th.addEventListener('click', function () {
         sort(table, i, th.getAttribute('aria-sort') === 'ascending');
       });
     });
-    var box = document.querySelector('input.filter[data-table="' + table.id + '"]');
-    if (box) box.addEventListener('input', function () { filter(table, box.value); });
+    var input = box(table);
+    if (input) input.addEventListener('input', function () { filter(table, input.value); });
   });
+  // the fragment: sort=COLUMN[:desc] and filter=TEXT for the page's first table,
+  // TABLE.sort=… and TABLE.filter=… for the table with that id
   var state = {};
   location.hash.replace(/^#/, '').split('&').forEach(function (part) {
-    var kv = part.split('=');
-    if (kv.length === 2) state[kv[0]] = decodeURIComponent(kv[1]);
+    var at = part.indexOf('=');
+    if (at < 0) return;
+    try { state[part.slice(0, at)] = decodeURIComponent(part.slice(at + 1)); } catch (e) { /* malformed */ }
   });
-  Array.prototype.forEach.call(tables, function (table) {
-    if (state.sort) {
-      var s = state.sort.split(':');
+  tables.forEach(function (table, index) {
+    var prefix = table.id + '.';
+    var order = state[prefix + 'sort'] || (index === 0 ? state.sort : undefined);
+    var words = state[prefix + 'filter'] || (index === 0 ? state.filter : undefined);
+    if (order) {
+      var s = order.split(':');
       sort(table, parseInt(s[0], 10), s[1] === 'desc');
     }
-    if (state.filter) {
-      filter(table, state.filter);
-      var box = document.querySelector('input.filter[data-table="' + table.id + '"]');
-      if (box) box.value = state.filter;
+    if (words) {
+      filter(table, words);
+      var input = box(table);
+      if (input) input.value = words;
     }
   });
 })();
@@ -119,8 +135,9 @@ def sortable(frame: pd.DataFrame, table_id: str, *, text_columns: Sequence[str] 
              links: Mapping[str, Sequence[str | None]] | None = None, caption: str = "") -> str:
     """``frame`` as a sortable table with a filter box; row ``leader`` highlighted; the cells of
     ``text_columns`` left-aligned and wrapping; ``links[column][i]``: row i's cell links there."""
-    head = "".join(f'<th scope="col" title="sort by {html.escape(str(c))}">{html.escape(str(c))}</th>'
-                   for c in frame.columns)
+    text_type = ' data-type="text"'
+    head = "".join(f'<th scope="col"{text_type if c in text_columns else ""} '
+                   f'title="sort by {html.escape(str(c))}">{html.escape(str(c))}</th>' for c in frame.columns)
     rows = []
     for i, (_, record) in enumerate(frame.iterrows()):
         cells = []

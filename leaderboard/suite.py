@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from nasbench_txf.run.problems import Problem, Suite, get_suite
 from nasbench_txf.run.store import Store
 from nasbench_txf.run.sweep import MACHINE_META, SWEEP_META
 
+from .across import objectives_of
 from .collect import RunTable, one_table, read_tables
 
 
@@ -42,9 +44,19 @@ def _problem_runs(problem: Problem, folder: Path, suite: str) -> ProblemRuns:
                          f"nasbench-txf sweep --suite {suite} --store {folder}")
     with Store.open(path, create=False) as store:
         recorded, machine = store.meta(SWEEP_META), store.meta(MACHINE_META)
-    terms = json.loads(recorded)["key"].get("problem") if recorded else None
+    key = json.loads(recorded)["key"] if recorded else {}
+    terms = key.get("problem")
     if terms is None or canonical_json(terms) != canonical_json(problem.record()):
         raise UserError(f"{path} was not swept on the terms problem {problem.name} has here "
                         f"(stored: {canonical_json(terms) if terms else 'none'}; here: "
                         f"{canonical_json(problem.record())}); sweep it again into another folder")
-    return ProblemRuns(problem, one_table(read_tables(path)), path, machine)
+    table = one_table(read_tables(path))
+    budget = key.get("budget", {}).get("queries")
+    if budget is not None and table.horizon < budget:
+        short = sum(r.queries < budget for r in table.runs)
+        raise UserError(f"problem {problem.name}: {short} of its {len(table.runs)} runs have fewer than the sweep's "
+                        f"{budget} queries (the shortest {table.horizon}); finish the sweep (run the same "
+                        f"sweep --suite {suite} again: it resumes) before comparing")
+    if problem.multi_objective:  # its pages judge every row on the problem's own objectives
+        table = dataclasses.replace(table, pareto_objectives=objectives_of(problem, table))
+    return ProblemRuns(problem, table, path, machine)

@@ -27,7 +27,7 @@ from nasbench_txf.run.problems import Suite
 
 from . import plots, site
 from .across import CONFIDENCE, REPS, TAUS, Aggregate, ProblemScores, aggregate, problem_scores
-from .aggregate import Settings, leaderboard
+from .aggregate import Settings, leaderboard, worse_than_leader
 from .collect import RunTable
 from .publish import check_targets, write, written
 from .render import Provenance, code_block, display, header, markdown, md_table, md_text, table_json
@@ -85,8 +85,9 @@ def build_suite(work: Path, files: list[str], suite: Suite, runs: Sequence[Probl
     files += ["aggregate.png", "profiles.png"]
     overall = aggregate_frame(agg, per_problem)
     overall.to_csv(work / "aggregate.csv", index=False)
-    (work / "aggregate.json").write_text(json.dumps(_aggregate_json(agg, per_problem), indent=1) + "\n",
-                                         encoding="utf-8")
+    (work / "aggregate.json").write_text(
+        json.dumps(aggregate_json(agg, per_problem), indent=1, sort_keys=True, allow_nan=False) + "\n",
+        encoding="utf-8")
     files += ["aggregate.csv", "aggregate.json"]
     problems = _problems_frame(runs, per_problem, frames)
     intro = _intro(suite, agg, per_problem)
@@ -96,9 +97,10 @@ def build_suite(work: Path, files: list[str], suite: Suite, runs: Sequence[Probl
             + site.figure("aggregate.png", "IQM of normalised regret and mean rank, 95% intervals", "wide")
             + site.figure("profiles.png", "performance profiles: the share of runs within τ of the best known, "
                           "in units of random search's regret")
-            + "<h2>Problems</h2>" + site.sortable(problems, "problems", text_columns=("about", "resolution"),
-                                                  leader=None, links={"problem": [f"{r.problem.name}.html"
-                                                                                  for r in runs]})
+            + "<h2>Problems</h2>"
+            + site.sortable(problems, "problems", leader=None,
+                            text_columns=("problem", "about", "objective", "leader", "resolution"),
+                            links={"problem": [f"{r.problem.name}.html" for r in runs]})
             + f"<h3>Reproduce</h3><pre>{html.escape(chr(10).join(_suite_commands(suite, runs, provenance)))}</pre>")
     overview = site.page(f"nasbench-txf leaderboard — suite {suite.name}", body, footer, nav)
     text = "\n".join([f"# nasbench-txf leaderboard — suite {md_text(suite.name)}", "", md_text(intro), "",
@@ -112,6 +114,7 @@ def build_suite(work: Path, files: list[str], suite: Suite, runs: Sequence[Probl
 
 def _intro(suite: Suite, agg: Aggregate, per_problem: Sequence[ProblemScores]) -> str:
     left = "".join(f" Left out: {m} ({why})." for m, why in sorted(agg.left_out.items()))
+    left += "".join(f" Note: {note}." for note in agg.notes)
     budgets = sorted({p.budget for p in per_problem})
     shown = f"{budgets[0]}" if len(budgets) == 1 else f"{budgets[0]}–{budgets[-1]}"
     return (f"Suite {suite.name}: {suite.description}. {len(agg.methods)} strategies on {len(agg.problems)} "
@@ -139,9 +142,9 @@ def _bracket(value: tuple[float, float, float], digits: int) -> str:
     return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def _aggregate_json(agg: Aggregate, per_problem: Sequence[ProblemScores]) -> dict[str, Any]:
+def aggregate_json(agg: Aggregate, per_problem: Sequence[ProblemScores]) -> dict[str, Any]:
     return {"problems": agg.problems, "seeds": agg.seeds, "confidence": CONFIDENCE, "taus": list(TAUS),
-            "left_out": agg.left_out,
+            "left_out": agg.left_out, "notes": agg.notes, "strategies": agg.strategies,
             "budgets": {p.problem.name: p.budget for p in per_problem},
             "baselines": {p.problem.name: p.baseline for p in per_problem},
             "methods": {m: {"iqm": agg.iqm[m], "mean_rank": agg.rank[m], "profile": list(agg.profile[m]),
@@ -154,7 +157,7 @@ def _problems_frame(runs: Sequence[ProblemRuns], per_problem: Sequence[ProblemSc
                     frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     records = []
     for r, scores, frame in zip(runs, per_problem, frames, strict=True):
-        worse = int((~frame["not_worse"]).sum())
+        worse = worse_than_leader(frame)
         noise = r.table.seed_noise
         shown = "—" if noise is None else f"{noise * r.table.unit_scale:.3g} {r.table.unit}".strip()
         records.append({"problem": r.problem.name, "about": r.problem.description,
@@ -177,14 +180,15 @@ def _problem_page(work: Path, files: list[str], runs: ProblemRuns, settings: Set
     its Markdown section."""
     table, name = runs.table, runs.problem.name
     frame.to_csv(work / f"{name}.csv", index=False)
-    (work / f"{name}.json").write_text(json.dumps(table_json(table, frame, settings), indent=1) + "\n",
-                                       encoding="utf-8")
+    (work / f"{name}.json").write_text(
+        json.dumps(table_json(table, frame, settings), indent=1, allow_nan=False) + "\n",
+        encoding="utf-8")
     grouped = {row.name: runs_ for row, runs_ in table.rows().items()}
     shown = display(table, frame, settings)
     shown["about"] = [about(s) for s in frame["strategy"]]
     shown["best arch found"] = [best_arch(table, grouped[row]) for row in frame["row"]]
     images = [(f"{name}-regret.png", "regret against queries, one panel per row, random search in grey",
-               plots.small_multiples(table, work / f"{name}-regret.png"), "wide"),
+               plots.small_multiples(table, work / f"{name}-regret.png", list(frame["row"])), "wide"),
               (f"{name}-time.png", "regret against simulated time (the 8 best rows and random search)",
                plots.by_time(table, work / f"{name}-time.png", rows=_best_rows(frame)), "half")]
     if table.pareto_objectives:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from test_leaderboard import add_run, chromium, dump_dom, key, screenshot
 
-from nasbench_txf.core.errors import UnknownNameError, UserError
+from nasbench_txf.core.errors import OptionError, UnknownNameError, UserError
 from nasbench_txf.leaderboard.across import (
     TAUS,
     ProblemScores,
@@ -36,8 +36,8 @@ from nasbench_txf.run.store import Store
 
 def scores(name: str, values: dict[str, list[float]]) -> ProblemScores:
     problem = Problem(name, name, "toy-grid", "toy-quadratic")
-    return ProblemScores(problem, None, 10, 1.0,  # type: ignore[arg-type]
-                         {m: dict(enumerate(v)) for m, v in values.items()})
+    return ProblemScores(problem, 10, 1.0, {m: dict(enumerate(v)) for m, v in values.items()},
+                         {m: m for m in values})
 
 
 #: normalised regret of three methods on two problems, four seeds each
@@ -93,11 +93,33 @@ def test_normalised_regret_divides_by_random_search(tmp_path: Path) -> None:
         for strategy, seed, trials in (("rs", 0, "D1.0 B3.3"), ("rs", 1, "E0.0 D1.2"),
                                        ("es", 0, "A4.2 C2.9"), ("es", 1, "E0.3 B3.1")):
             add_run(store, key(strategy, seed), trials, 0.1)
+        add_run(store, key("reinforce", 0), "A4.2 B3.3", 0.1, failed=True)  # no success: the worst regret
     (table,) = read_tables(path)
     result = problem_scores(Problem("t", "t", "toy-grid", "toy-quadratic", "match"), table)
     assert result.baseline == pytest.approx(2.125)
     assert result.scores["rs"] == pytest.approx({0: 1 / 2.125, 1: 3.25 / 2.125})
     assert result.scores["es"] == pytest.approx({0: 0.0, 1: 1 / 2.125})
+    assert result.scores["reinforce"] == pytest.approx({0: 3.25 / 2.125}) and result.failed_runs == 1
+    assert result.strategies == {"rs": "rs", "es": "es", "reinforce": "reinforce"}
+
+
+def test_a_problem_sets_against_only_where_it_is_valid_and_names_rows_apart() -> None:
+    from nasbench_txf.leaderboard.across import method
+    from nasbench_txf.leaderboard.collect import RowKey
+    from nasbench_txf.run.sweep import SweepRequest, plan
+
+    size = get_problem("toy-size")
+    assert size.strategy_options("optuna", {"sampler": "cmaes"}) == {"sampler": "cmaes"}  # one objective only
+    assert size.strategy_options("optuna", {}) == {"against": "size"}
+    cells = plan(SweepRequest.of_problem(size, "nsga2,nsga2(against=size)", "", range(2)), {"queries": 3}).cells
+    assert len(cells) == 2  # the two spellings are one setting on this problem: run once per seed
+    rows = [RowKey("nsga2", None, json.dumps(options), None, None)
+            for options in ({"against": "size"}, {"against": "auto"}, {})]
+    assert [method(r, size) for r in rows] == ["nsga2", "nsga2(against=auto)", "nsga2"]
+    with pytest.raises(OptionError, match="problem name 'Bad Name'"):
+        Problem("Bad Name", "", "toy-grid", "toy-quadratic")
+    with pytest.raises(OptionError, match="none of aggregate"):
+        Problem("index", "", "toy-grid", "toy-quadratic")
 
 
 def test_problems_and_suites_are_registered_and_listed(cli) -> None:  # type: ignore[no-untyped-def]
@@ -140,6 +162,9 @@ def test_sweep_suite_writes_one_store_per_problem_and_resumes(cli, swept: Path) 
                 "--store", str(swept))
     assert again.returncode == 0, again.stderr
     assert {p.name: len(read_tables(p)[0].runs) for p in swept.glob("*.sqlite")} == {n: 9 for n in before}
+    quiet = cli("sweep", "--suite", "toy", "--strategies", "rs,es,nsga2", "--seeds", "3", "--workers", "1",
+                "--store", str(swept), "--json")
+    assert set(json.loads(quiet.stdout)["problems"]) == {"toy-score", "toy-size"}  # one JSON document
 
 
 def test_publish_suite_writes_the_overview_and_a_page_per_problem(cli, swept: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -163,7 +188,8 @@ def test_publish_suite_writes_the_overview_and_a_page_per_problem(cli, swept: Pa
     copy = (tmp_path / "docs" / "board.md").read_text()
     assert "](../site/aggregate.png)" in copy and "## toy-score" in copy
     shown = cli("leaderboard", "show", str(swept), "--suite", "toy", "--json")
-    assert {r["strategy"] for r in json.loads(shown.stdout)} == {"rs", "es", "nsga2"}
+    numbers = json.loads(shown.stdout)["methods"]
+    assert set(numbers) == {"rs", "es", "nsga2"} and numbers["rs"]["iqm"] == aggregate_json["methods"]["rs"]["iqm"]
 
 
 def test_suite_bad_input_is_one_line_and_keeps_the_site(cli, swept: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -181,6 +207,9 @@ def test_suite_bad_input_is_one_line_and_keeps_the_site(cli, swept: Path, tmp_pa
         (("leaderboard", "publish", str(swept), "--suite", "toy", "--out", str(afile)), "is a file"),
         (("leaderboard", "publish", str(afile), "--suite", "toy", "--out", str(out)), "not a folder"),
         (("leaderboard", "publish", str(swept), "--suite", "toy", "--space", "x", "--out", str(out)), "--space"),
+        (("leaderboard", "publish", str(swept), "--suite", "toy", "--out", str(tmp_path / "s2"), "--markdown",
+          str(swept / "toy-score.sqlite")), "inside the folder of input stores"),
+        (("leaderboard", "show", str(swept), "--suite", "toy", "--target", "0.1"), "--target"),
         (("sweep", "--suite", "nope", "--store", str(tmp_path / "x")), "unknown suite"),
         (("sweep", "--suite", "toy", "--store", str(afile)), "is a file"),
         (("sweep", "--suite", "toy", "--task", "match", "--store", str(tmp_path / "y")), "--task"),
@@ -193,6 +222,7 @@ def test_suite_bad_input_is_one_line_and_keeps_the_site(cli, swept: Path, tmp_pa
         assert message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert afile.read_text() == "mine" and not (tmp_path / "x").exists()
+    assert len(read_tables(swept / "toy-score.sqlite")[0].runs) == 9  # the store under --markdown is intact
 
 
 def test_a_problem_whose_costs_the_benchmark_lacks_is_refused() -> None:
@@ -215,6 +245,13 @@ def test_a_store_swept_on_other_terms_is_refused(swept: Path, tmp_path: Path) ->
         recorded["key"]["problem"]["budget"] = 99
         store.set_meta(SWEEP_META, json.dumps(recorded))
     with pytest.raises(UserError, match="not swept on the terms problem toy-size has"):
+        read_suite(moved, "toy")
+    shutil.copy(swept / "toy-size.sqlite", moved)
+    with Store.open(moved / "toy-score.sqlite", create=False) as store:  # as if swept to 20 queries, not done
+        recorded = json.loads(store.meta(SWEEP_META) or "{}")
+        recorded["key"]["budget"]["queries"] = 20
+        store.set_meta(SWEEP_META, json.dumps(recorded))
+    with pytest.raises(UserError, match="9 runs have fewer than the sweep's 20 queries"):
         read_suite(moved, "toy")
 
 
@@ -274,6 +311,10 @@ def test_every_suite_page_renders_and_its_tables_sort_in_chromium(cli, swept: Pa
         rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body)
         return [re.sub(r"<[^>]+>", "", re.findall(r"<td[^>]*>(.*?)</td>", row)[index]) for row in rows]
 
+    def hidden_rows(html: str, table_id: str) -> int:
+        body = html.split(f'id="{table_id}"', 1)[1].split("</tbody>", 1)[0].split("<tbody>", 1)[1]
+        return sum("hidden" in attributes for attributes in re.findall(r"<tr([^>]*)>", body))
+
     for name in ("index", "toy-score", "toy-size"):
         url = (out / f"{name}.html").as_uri()
         shot = screenshot(browser, url, tmp_path / f"{name}.png")
@@ -289,7 +330,10 @@ def test_every_suite_page_renders_and_its_tables_sort_in_chromium(cli, swept: Pa
     ranks = column(dom((out / "index.html").as_uri() + "#sort=3:desc"), table, 3)
     values = [float(r.split()[0]) for r in ranks]
     assert values == sorted(values, reverse=True)
+    both = dom((out / "index.html").as_uri() + "#problems.sort=0:desc&sort=1:asc&filter=zzz-no-match")
+    assert column(both, "problems", 0) == ["toy-size", "toy-score"] and column(both, "aggregate", 1) == by_name
+    assert hidden_rows(both, "aggregate") == len(plain) and hidden_rows(both, "problems") == 0  # first table only
+    broken = dom((out / "index.html").as_uri() + "#sort=99&filter=%E0%A4%A")  # out of range, malformed
+    assert column(broken, "aggregate", 1) == plain
     filtered = dom((out / "toy-size.html").as_uri() + "#filter=nsga2")
-    body = filtered.split('id="leaderboard"', 1)[1].split("</tbody>", 1)[0]
-    visible = [row for row in re.findall(r"<tr([^>]*)>", body)[1:] if "hidden" not in row]
-    assert len(visible) == 1
+    assert hidden_rows(filtered, "leaderboard") == 2  # of rs, es and nsga2

@@ -105,14 +105,14 @@ class Tabular(TableBenchmark):
     def evaluate(self, arch: Arch, seed: int) -> Result:
         return lookup(self.rows, arch, seed).result()
 
-    def seed_noise(self) -> float:
+    def seed_noise(self) -> float | None:
         """The pooled seed-to-seed standard deviation of the objective over the archs measured
-        with several seeds (failed and at-chance trainings left out; 0 where none has two)
-        (:class:`~nasbench_txf.core.benchmark.KnowsSeedNoise`)."""
+        with several seeds (failed and at-chance trainings left out; ``None`` where no arch has
+        two) (:class:`~nasbench_txf.core.benchmark.KnowsSeedNoise`)."""
         objective = self.objective.name
         by_seed = [np.array([r.metrics[objective] for r in rows if r.measured and objective in r.metrics])
                    for rows in self.rows.values()]
-        return noise_level(by_seed)
+        return noise_level(by_seed) if any(len(x) >= 2 for x in by_seed) else None
 
     def expected(self, archs: Sequence[Arch]) -> np.ndarray:
         """The mean of each arch's measured seeds, failed and at-chance trainings left out (NaN for none)."""

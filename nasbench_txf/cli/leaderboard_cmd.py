@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,8 @@ def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--budgets", default="25,50,100", metavar="N,N,…",
                         help="query budgets to report besides the end (default 25,50,100)")
     parser.add_argument("--target", type=float, default=None, metavar="REGRET",
-                        help="regret counted as reaching the best, in the objective's units (default: 1%% of the best)")
+                        help="regret counted as reaching the target, in the objective's units (default: random "
+                             "search's mean regret after the common budget, or 1%% of the best without it)")
     return parser
 
 
@@ -104,16 +104,17 @@ def handle_show(args: argparse.Namespace) -> int:
 
 
 def _no_filters(args: argparse.Namespace) -> None:
-    given = [f"--{name}" for name in ("space", "benchmark", "task") if getattr(args, name) is not None]
+    given = [f"--{name}" for name in ("space", "benchmark", "task", "target") if getattr(args, name) is not None]
     if given:
-        raise UserError(f"{', '.join(given)}: a suite's problems name their own; leave these out with --suite")
+        raise UserError(f"{', '.join(given)}: a suite's problems name their own (and their own units); leave these "
+                        "out with --suite")
 
 
 def _show_suite(args: argparse.Namespace, settings: Any) -> int:
     from nasbench_txf.leaderboard.across import aggregate, problem_scores
     from nasbench_txf.leaderboard.render import md_table
     from nasbench_txf.leaderboard.suite import read_suite
-    from nasbench_txf.leaderboard.suite_pages import aggregate_frame
+    from nasbench_txf.leaderboard.suite_pages import aggregate_frame, aggregate_json
 
     _no_filters(args)
     suite, runs = read_suite(args.store, args.suite)
@@ -121,7 +122,7 @@ def _show_suite(args: argparse.Namespace, settings: Any) -> int:
     agg = aggregate(per_problem)
     frame = aggregate_frame(agg, per_problem)
     if args.json:
-        print_json(json.loads(frame.to_json(orient="records")))
+        print_json(aggregate_json(agg, per_problem))
     else:
         print(f"suite {suite.name}: {len(agg.methods)} strategies, {len(agg.problems)} problems, "
               f"{len(agg.seeds)} seeds (normalised regret: 0 = best known, 1 = random search)\n")

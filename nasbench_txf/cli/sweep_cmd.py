@@ -19,7 +19,7 @@ from nasbench_txf.run.executors import Executor
 from nasbench_txf.run.problems import get_suite
 from nasbench_txf.run.runner import CellSummary, run_cells
 from nasbench_txf.run.simulation import Simulation
-from nasbench_txf.run.sweep import SweepPlan, SweepRequest, claim_store, plan
+from nasbench_txf.run.sweep import SweepPlan, SweepRequest, check_store, claim_store, plan
 from nasbench_txf.run.trials import Budget
 from nasbench_txf.run.variants import variant_label
 
@@ -78,7 +78,10 @@ def handle(args: argparse.Namespace) -> int:
     )
     budget = Budget(queries=queries, seconds=args.budget_seconds)
     grid = plan(request, asdict(budget))
-    _sweep(args, grid, budget, args.store, _executor(args))
+    claim_store(args.store, grid.key, command_line())
+    result = _sweep(args, grid, budget, args.store, _executor(args))
+    if args.json:
+        print_json(result)
     return 0
 
 
@@ -100,13 +103,19 @@ def _handle_suite(args: argparse.Namespace, simulation: Simulation) -> int:
     budgets = [Budget(queries=args.budget if args.budget is not None else p.budget, seconds=args.budget_seconds)
                for p in problems]
     grids = [plan(request, asdict(budget)) for request, budget in zip(requests, budgets, strict=True)]
+    for problem, grid in zip(problems, grids, strict=True):  # refuse a folder of other sweeps before writing
+        check_store(problem.store(args.store), grid.key)
     args.store.mkdir(parents=True, exist_ok=True)
-    for problem, grid in zip(problems, grids, strict=True):  # refuse a folder of other sweeps before any runs
+    for problem, grid in zip(problems, grids, strict=True):
         claim_store(problem.store(args.store), grid.key, command_line())
     executor = _executor(args)
+    results = {}
     for number, (problem, grid, budget) in enumerate(zip(problems, grids, budgets, strict=True), start=1):
-        print(f"[{number}/{len(problems)}] suite {suite.name}: problem {problem.name} — {problem.description}")
-        _sweep(args, grid, budget, problem.store(args.store), executor)
+        print(f"[{number}/{len(problems)}] suite {suite.name}: problem {problem.name} — {problem.description}",
+              file=sys.stderr if args.json else sys.stdout)
+        results[problem.name] = _sweep(args, grid, budget, problem.store(args.store), executor)
+    if args.json:
+        print_json({"suite": suite.name, "problems": results})
     return 0
 
 
@@ -122,19 +131,20 @@ def _executor(args: argparse.Namespace) -> Executor | None:
 
 
 def _sweep(args: argparse.Namespace, grid: SweepPlan, budget: Budget, store: Path,
-           executor: Executor | None) -> None:
+           executor: Executor | None) -> dict[str, Any]:
+    """Run the claimed sweep's cells; print its summary unless ``--json`` (then return it)."""
     for skip in grid.skipped:
         print(f"skipped {skip.label}: {skip.reason}", file=sys.stderr)
-    claim_store(store, grid.key, command_line())
     started = time.perf_counter()
     summaries = run_cells(grid.cells, store, budget, resume="auto", executor=executor, workers=args.workers,
                           retries=args.ray_retries, command=command_line())
-    report(store, grid.cells, summaries, time.perf_counter() - started, args.json,
-           [asdict(s) for s in grid.skipped])
+    return report(store, grid.cells, summaries, time.perf_counter() - started, args.json,
+                  [asdict(s) for s in grid.skipped])
 
 
 def report(store: Path, cells: list[Any], summaries: list[CellSummary], seconds: float, as_json: bool,
-           skipped: list[dict[str, Any]]) -> None:
+           skipped: list[dict[str, Any]]) -> dict[str, Any]:
+    """The sweep's rows (best value per strategy × encoding over seeds); printed as a table unless ``as_json``."""
     groups: dict[tuple[str, str | None], list[CellSummary]] = defaultdict(list)
     for cell, summary in zip(cells, summaries, strict=True):
         groups[(variant_label(cell.strategy, cell.strategy_options), cell.encoding)].append(summary)
@@ -144,9 +154,9 @@ def report(store: Path, cells: list[Any], summaries: list[CellSummary], seconds:
         rows.append({"strategy": strategy, "encoding": encoding, "cells": len(found),
                      "best_mean": float(np.mean(best)) if best else None,
                      "best_std": float(np.std(best)) if best else None})
+    result = {"store": str(store), "wall_seconds": seconds, "rows": rows, "skipped": skipped}
     if as_json:
-        print_json({"store": str(store), "wall_seconds": seconds, "rows": rows, "skipped": skipped})
-        return
+        return result
     objective = summaries[0].objective if summaries else "score"
     width = max([18, *(len(row["strategy"]) for row in rows)])
     print(f"{'strategy':<{width}} {'encoding':<9} {'cells':>5}  best {objective} (mean ± std over seeds)")
@@ -154,3 +164,4 @@ def report(store: Path, cells: list[Any], summaries: list[CellSummary], seconds:
         value = "no successful trial" if row["best_mean"] is None else f"{row['best_mean']:.4f} ± {row['best_std']:.4f}"
         print(f"{row['strategy']:<{width}} {row['encoding'] or '-':<9} {row['cells']:>5}  {value}")
     print(f"{len(summaries)} cells in {seconds:.1f} s; store: {store}")
+    return result

@@ -142,9 +142,10 @@ class KnowsSeedNoise(Protocol):
     """A benchmark that knows how much one observation of its objective varies with the
     training seed, so that a leaderboard can say whether two rows differ by more than luck."""
 
-    def seed_noise(self) -> float:
+    def seed_noise(self) -> float | None:
         """The standard deviation of one observation of the objective around its noise-free
-        value, pooled over the archs measured (0 where observations are exact)."""
+        value, pooled over the archs measured: 0 where observations are exact, ``None`` where
+        it cannot be told (no arch measured twice)."""
         ...
 
 

@@ -15,19 +15,32 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from nasbench_txf.core.errors import PluginLoadError, UnknownNameError
+from nasbench_txf.core.errors import OptionError, PluginLoadError, UnknownNameError, UserError
 from nasbench_txf.core.registry import get_strategy
+
+#: what a problem's or suite's name may be: it names files of a site and a suite folder
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+#: names the published site uses for its own files
+RESERVED = frozenset({"index", "aggregate", "profiles", "leaderboard"})
 
 PROBLEMS_GROUP = "nasbench_txf.problems"
 SUITES_GROUP = "nasbench_txf.suites"
 #: the suite of every registered problem
 ALL = "all"
+
+
+def check_name(name: str, what: str) -> None:
+    """Refuse a name that cannot name a file of a site (lower case, digits, ``.``, ``_``, ``-``)."""
+    if not NAME.fullmatch(name) or name in RESERVED:
+        raise OptionError(f"{what} name {name!r}: use lower-case letters, digits, '.', '_' and '-', and none of "
+                          f"{', '.join(sorted(RESERVED))}")
 
 
 @dataclass(frozen=True)
@@ -50,18 +63,29 @@ class Problem:
     costs: tuple[str, ...] = ()
     budget: int = 100
 
+    def __post_init__(self) -> None:
+        check_name(self.name, "problem")
+        if self.budget < 1:
+            raise OptionError(f"problem {self.name}: the budget must be at least one query")
+
     @property
     def multi_objective(self) -> bool:
         return bool(self.costs)
 
     def strategy_options(self, strategy: str, options: Mapping[str, Any]) -> dict[str, Any]:
-        """``options`` of ``strategy`` on this problem: a multi-objective problem sets the
-        ``against`` option of every strategy that has one (unless the variant set it)."""
+        """``options`` of ``strategy`` on this problem: a problem with costs sets the
+        ``against`` option of every strategy that has one, unless the variant set it or the
+        variant's other options refuse it (``optuna(sampler=cmaes)`` optimises one objective)."""
         given = dict(options)
-        fields = {f.name for f in dataclasses.fields(get_strategy(strategy).Options)}
-        if self.costs and "against" in fields and "against" not in given:
-            given["against"] = ",".join(self.costs)
-        return given
+        cls = get_strategy(strategy)
+        if not self.costs or "against" in given or "against" not in {f.name for f in dataclasses.fields(cls.Options)}:
+            return given
+        against = {**given, "against": ",".join(self.costs)}
+        try:
+            cls.make_options(dict(against))
+        except UserError:
+            return given
+        return against
 
     def store(self, folder: Path) -> Path:
         """Where a suite sweep into ``folder`` keeps this problem's runs."""
@@ -88,6 +112,9 @@ class Suite:
     description: str
     problems: tuple[str, ...]
     encodings: str = "wl"
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "suite")
 
 
 def _loaded(group: str, kind: type) -> dict[str, Any]:
@@ -139,7 +166,11 @@ def get_problem(name: str) -> Problem:
 def suites() -> dict[str, Suite | PluginLoadError]:
     """Every registered suite by name, and :data:`ALL`."""
     found: dict[str, Suite | PluginLoadError] = _loaded(SUITES_GROUP, Suite)
-    found[ALL] = Suite(ALL, "every registered problem", tuple(sorted(problems())))
+    if ALL in found:
+        found[ALL] = PluginLoadError(f"a package registers a suite named {ALL!r}, the name of every problem's suite")
+    else:
+        loadable = sorted(name for name, p in problems().items() if isinstance(p, Problem))
+        found[ALL] = Suite(ALL, "every registered problem that loads", tuple(loadable))
     return found
 
 

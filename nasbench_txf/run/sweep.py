@@ -112,11 +112,17 @@ def expand_strategies(text: str) -> tuple[list[Variant], list[tuple[str, str]]]:
             left_out += broken
         else:
             variants.append(entry)
+    return unique_variants(variants), left_out
+
+
+def unique_variants(variants: Sequence[Variant]) -> list[Variant]:
+    """``variants`` less the ones that spell a setting an earlier one has; an unknown name or a
+    bad option raises here, in one line."""
     unique: dict[tuple[str, str], Variant] = {}
-    for variant in variants:  # an unknown name or a bad option raises here, in one line
+    for variant in variants:
         made = get_strategy(variant.name).make_options(dict(variant.options))
         unique.setdefault((variant.name, canonical_json(options_dict(made))), variant)
-    return list(unique.values()), left_out
+    return list(unique.values())
 
 
 def plan(request: SweepRequest, budget_key: Mapping[str, Any]) -> SweepPlan:
@@ -129,7 +135,8 @@ def plan(request: SweepRequest, budget_key: Mapping[str, Any]) -> SweepPlan:
     """
     strategies, broken = expand_strategies(request.strategies)
     if request.problem is not None:
-        strategies = [Variant(v.name, request.problem.strategy_options(v.name, v.options)) for v in strategies]
+        strategies = unique_variants([Variant(v.name, request.problem.strategy_options(v.name, v.options))
+                                      for v in strategies])
     encodings, broken_encodings = expand(request.encodings, "encodings") if request.encodings else ([], [])
     benchmark = open_benchmark(request.space, request.space_options, request.benchmark, request.task,
                                request.benchmark_options)
@@ -196,20 +203,34 @@ def _refusal(variant: Variant, encoding: str | None, benchmark: Benchmark, searc
     return None
 
 
+def check_store(path: Path, key: Mapping[str, Any]) -> None:
+    """Refuse ``path`` where it holds runs of another sweep, writing nothing (a suite checks
+    every problem's store before it claims any)."""
+    if path.exists():
+        with Store.open(path, create=False) as store:
+            _refuse_other(store, path, key)
+
+
 def claim_store(path: Path, key: Mapping[str, Any], command: str) -> None:
     """Mark ``path`` as this sweep's store, or refuse one that holds other runs; record the
     machine the sweep first ran on (simulated times and overheads are that machine's)."""
     with Store.open(path) as store:
-        recorded = store.meta(SWEEP_META)
-        if recorded is None:
-            if store.cells():
-                raise StoreError(f"{path} holds runs that are not part of a sweep; give another --store")
+        _refuse_other(store, path, key)
+        if store.meta(SWEEP_META) is None:
             store.set_meta(SWEEP_META, canonical_json({"key": key, "command": command}))
-        theirs = json.loads(recorded)["key"] if recorded is not None else key
-        if canonical_json(theirs) != canonical_json(key):
-            different = [k for k in key if canonical_json(key[k]) != canonical_json(theirs.get(k))]
-            detail = "; ".join(f"{k}: this sweep has {canonical_json(key[k])}, the store has "
-                               f"{canonical_json(theirs.get(k))}" for k in different)
-            raise StoreError(f"{path} belongs to another sweep ({detail}); give another --store")
         if store.meta(MACHINE_META) is None:
             store.set_meta(MACHINE_META, f"{cpu_model()}, {os.cpu_count()} cores")
+
+
+def _refuse_other(store: Store, path: Path, key: Mapping[str, Any]) -> None:
+    recorded = store.meta(SWEEP_META)
+    if recorded is None:
+        if store.cells():
+            raise StoreError(f"{path} holds runs that are not part of a sweep; give another --store")
+        return
+    theirs = json.loads(recorded)["key"]
+    if canonical_json(theirs) != canonical_json(key):
+        different = [k for k in key if canonical_json(key[k]) != canonical_json(theirs.get(k))]
+        detail = "; ".join(f"{k}: this sweep has {canonical_json(key[k])}, the store has "
+                           f"{canonical_json(theirs.get(k))}" for k in different)
+        raise StoreError(f"{path} belongs to another sweep ({detail}); give another --store")
