@@ -47,8 +47,9 @@ def _band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 #: the palette strategies' colours come from: matplotlib's tab10 without its grey (grey is
-#: random search's in the small multiples), then Dark2's
-PALETTE = (*[c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 7], *plt.get_cmap("Dark2").colors)
+#: random search's in the small multiples), then Dark2's and Set1's without their greys
+PALETTE = (*[c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 7],
+           *plt.get_cmap("Dark2").colors[:7], *[c for i, c in enumerate(plt.get_cmap("Set1").colors) if i != 8])
 #: line styles that tell a strategy's encodings and variants apart
 STYLES = ("-", "--", ":", "-.")
 FONT = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9}
@@ -59,7 +60,9 @@ def colour(strategy: str) -> tuple[float, float, float]:
     registered strategies (one not registered here takes one from its name's digest)."""
     if strategy == BASELINE:
         return (0.0, 0.0, 0.0)
-    names = [n for n in registry("strategies").names() if n != BASELINE]
+    # NNI's adapters last, so that the built-in strategies compared most often take the first colours
+    names = sorted((n for n in registry("strategies").names() if n != BASELINE),
+                   key=lambda n: (n.startswith("nni-"), n))
     index = names.index(strategy) if strategy in names else int(hashlib.sha256(strategy.encode()).hexdigest(), 16)
     return PALETTE[index % len(PALETTE)]
 
