@@ -145,7 +145,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("suite") / "runs"
     done = subprocess.run([sys.executable, "-m", "nasbench_txf", "sweep", "--suite", "toy",
                            "--strategies", "rs,es,nsga2", "--seeds", "3", "--workers", "1", "--store", str(folder)],
-                          capture_output=True, text=True, timeout=300,
+                          capture_output=True, text=True, timeout=300, cwd=folder.parent,  # not the checkout
                           env={**os.environ, "NASBENCH_TXF_CACHE": str(folder.parent / "cache")})
     assert done.returncode == 0, done.stderr
     return folder
