@@ -34,7 +34,8 @@ table.sortable th[aria-sort=descending]::after { content: " ▼"; }
 table.sortable th, table.sortable td, table.leaderboard th, table.leaderboard td {
   padding: 4px 8px; border-bottom: 1px solid #ddd; text-align: right; }
 table.leaderboard { border-collapse: collapse; font-size: 0.9em; }
-table.sortable td.text { text-align: left; white-space: normal; min-width: 14em; max-width: 36em; font-size: 0.9em; }
+table.sortable td.text { text-align: left; white-space: normal; min-width: 14em; max-width: 48em;
+  font-size: 0.85em; overflow-wrap: anywhere; }
 table.sortable td { white-space: nowrap; }
 table.sortable tr.leader td { background: #fff6d5; font-weight: 600; }
 input.filter { margin: 0.5em 0; padding: 4px 8px; width: 20em; }

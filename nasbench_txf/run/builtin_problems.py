@@ -27,7 +27,12 @@ eftnas_sst2_macs = Problem(
     "eftnas-sst2-macs", "the same space and table: accuracy against MACs (hypervolume), as EFTNAS searches",
     **_EFTNAS, costs=("macs",))
 
-default = Suite("default", "the shipped tables' problems: two spaces, one and two objectives; "
+#: the shipped FlexiBERT table's four problems: its sweep takes about an hour on 2 cores
+default = Suite("default", "the shipped FlexiBERT/SST-2 table's problems, one and two objectives; "
                 "strategies that need an encoding use wl, the best of the encoding study",
-                ("flexibert-sst2", "flexibert-sst2-loss", "flexibert-sst2-size", "flexibert-sst2-latency",
-                 "eftnas-sst2", "eftnas-sst2-macs"))
+                ("flexibert-sst2", "flexibert-sst2-loss", "flexibert-sst2-size", "flexibert-sst2-latency"))
+#: both shipped tables: two spaces. BOSHNAS asks take ~17 s each on the eftnas space with wl
+#: (0.4 s on flexibert), so its sweep takes hours more on 2 cores
+two_spaces = Suite("two-spaces", "both shipped tables' problems: the FlexiBERT space trained from scratch and "
+                   "EFTNAS's sub-networks of a pretrained MiniLM-L6; wl for strategies that need an encoding",
+                   (*default.problems, "eftnas-sst2", "eftnas-sst2-macs"))
