@@ -36,6 +36,7 @@ table.sortable th, table.sortable td, table.leaderboard th, table.leaderboard td
 table.leaderboard { border-collapse: collapse; font-size: 0.9em; }
 table.sortable td.text { text-align: left; white-space: normal; min-width: 14em; max-width: 48em;
   font-size: 0.85em; overflow-wrap: anywhere; }
+table.sortable td.wide { min-width: 40em; }
 table.sortable td { white-space: nowrap; }
 table.sortable tr.leader td { background: #fff6d5; font-weight: 600; }
 input.filter { margin: 0.5em 0; padding: 4px 8px; width: 20em; }
@@ -132,10 +133,12 @@ def page(title: str, body: str, footer_html: str, nav: Sequence[tuple[str, str]]
             f"<script>{SCRIPT}</script></body></html>\n")
 
 
-def sortable(frame: pd.DataFrame, table_id: str, *, text_columns: Sequence[str] = (), leader: int | None = 0,
+def sortable(frame: pd.DataFrame, table_id: str, *, text_columns: Sequence[str] = (), wide_columns: Sequence[str] = (),
+             leader: int | None = 0,
              links: Mapping[str, Sequence[str | None]] | None = None, caption: str = "") -> str:
     """``frame`` as a sortable table with a filter box; row ``leader`` highlighted; the cells of
-    ``text_columns`` left-aligned and wrapping; ``links[column][i]``: row i's cell links there."""
+    ``text_columns`` left-aligned and wrapping (those of ``wide_columns`` wide enough for a
+    card); ``links[column][i]``: row i's cell links there."""
     text_type = ' data-type="text"'
     head = "".join(f'<th scope="col"{text_type if c in text_columns else ""} '
                    f'title="sort by {html.escape(str(c))}">{html.escape(str(c))}</th>' for c in frame.columns)
@@ -147,7 +150,7 @@ def sortable(frame: pd.DataFrame, table_id: str, *, text_columns: Sequence[str] 
             href = (links or {}).get(column, [None] * len(frame))[i]
             if href:
                 text = f'<a href="{html.escape(href)}">{text}</a>'
-            kind = ' class="text"' if column in text_columns else ""
+            kind = ' class="text wide"' if column in wide_columns else ' class="text"' if column in text_columns else ""
             cells.append(f"<td{kind}>{text}</td>")
         mark = ' class="leader"' if i == leader else ""
         rows.append(f"<tr{mark}>{''.join(cells)}</tr>")

@@ -201,7 +201,8 @@ def _problem_page(work: Path, files: list[str], runs: ProblemRuns, settings: Set
     paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in header(table, settings, frame))
     body = (f'<p class="lead">{html.escape(runs.problem.description)}. {html.escape(table.key.title)}.</p>'
             f"{paragraphs}"
-            + site.sortable(shown, "leaderboard", text_columns=("strategy", "about", "best arch found"))
+            + site.sortable(shown, "leaderboard", text_columns=("strategy", "about", "best arch found"),
+                            wide_columns=("best arch found",))
             + f'<p><a href="{name}.csv">{name}.csv</a> · <a href="{name}.json">{name}.json</a></p>'
             + "".join(site.figure(src, caption, kind) for src, caption, _, kind in images)
             + f"<h3>Reproduce</h3><pre>{html.escape(chr(10).join(provenance.lines(table)))}</pre>")
