@@ -13,6 +13,7 @@ import json
 import math
 import warnings
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 import matplotlib
@@ -60,11 +61,17 @@ def colour(strategy: str) -> tuple[float, float, float]:
     registered strategies (one not registered here takes one from its name's digest)."""
     if strategy == BASELINE:
         return (0.0, 0.0, 0.0)
-    # NNI's adapters last, so that the built-in strategies compared most often take the first colours
-    names = sorted((n for n in registry("strategies").names() if n != BASELINE),
-                   key=lambda n: (n.startswith("nni-"), n))
+    names = _colour_order()
     index = names.index(strategy) if strategy in names else int(hashlib.sha256(strategy.encode()).hexdigest(), 16)
     return PALETTE[index % len(PALETTE)]
+
+
+@cache
+def _colour_order() -> tuple[str, ...]:
+    """The registered strategies in the order they take colours (read from the entry points
+    once): NNI's adapters last, so that the built-ins compared most often take the first."""
+    return tuple(sorted((n for n in registry("strategies").names() if n != BASELINE),
+                        key=lambda n: (n.startswith("nni-"), n)))
 
 
 def _style(table: RunTable, row: RowKey) -> dict[str, object]:

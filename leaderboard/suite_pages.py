@@ -220,14 +220,14 @@ def _best_rows(frame: pd.DataFrame, best: int = 8) -> list[str]:
 
 
 def publish_suite(folder: Path, name: str, out: Path, settings: Settings, provenance: Provenance,
-                  markdown_copy: Path | None = None, reps: int | None = None) -> list[str]:
+                  markdown_copy: Path | None = None, reps: int = REPS) -> list[str]:
     """Read the suite's runs from ``folder`` and publish its site into ``out`` (safely: see
     :mod:`.publish`)."""
     check_targets(out, markdown_copy, folder)  # refuse before reading the stores
     suite, runs = read_suite(folder, name)
 
     def build(work: Path, page: Any) -> str:
-        overview, text = build_suite(work, page.files, suite, runs, settings, provenance, reps or REPS)
+        overview, text = build_suite(work, page.files, suite, runs, settings, provenance, reps)
         write(work / "index.html", overview, page)
         write(work / "leaderboard.md", text, page)
         return text

@@ -92,7 +92,7 @@ def handle_show(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if args.suite is not None:
-        return _show_suite(args, settings)
+        return _show_suite(args)
     tables = _tables(args)
     if args.json:
         print_json([table_json(t, leaderboard(t, settings), settings) for t in tables])
@@ -110,7 +110,7 @@ def _no_filters(args: argparse.Namespace) -> None:
                         "out with --suite")
 
 
-def _show_suite(args: argparse.Namespace, settings: Any) -> int:
+def _show_suite(args: argparse.Namespace) -> int:
     from nasbench_txf.leaderboard.across import aggregate, problem_scores
     from nasbench_txf.leaderboard.render import md_table
     from nasbench_txf.leaderboard.suite import read_suite
@@ -120,13 +120,12 @@ def _show_suite(args: argparse.Namespace, settings: Any) -> int:
     suite, runs = read_suite(args.store, args.suite)
     per_problem = [problem_scores(r.problem, r.table) for r in runs]
     agg = aggregate(per_problem)
-    frame = aggregate_frame(agg, per_problem)
     if args.json:
         print_json(aggregate_json(agg, per_problem))
-    else:
-        print(f"suite {suite.name}: {len(agg.methods)} strategies, {len(agg.problems)} problems, "
-              f"{len(agg.seeds)} seeds (normalised regret: 0 = best known, 1 = random search)\n")
-        print(md_table(frame))
+        return 0
+    print(f"suite {suite.name}: {len(agg.methods)} strategies, {len(agg.problems)} problems, "
+          f"{len(agg.seeds)} seeds (normalised regret: 0 = best known, 1 = random search)\n")
+    print(md_table(aggregate_frame(agg, per_problem)))
     return 0
 
 
