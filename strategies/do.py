@@ -8,24 +8,35 @@ never below the pruning threshold; the proximal step is the standard way to reac
 solutions the paper's pruning "below 1e-6" expects. Connection parameters stay in [0, 1]. After
 training, a selection with ``|w_i|`` at most 1e-6 is pruned and the others are folded into the
 weights (a selection scales its component's output); a connection above 1e-6 is a (scaled)
-vertical connection. Asked for more cards, DO prunes the selected card further, the smallest
-remaining ``|w_i|`` first. Hand-written: no library trains relaxed component gates with an L1 prox.
+vertical connection, or with ``links=rounded`` a connection is vertical above 0.5 and
+horizontal below (the task loss lifts many connections slightly above 0, and each vertical one
+splits a layer's attention, which costs the device its whole price). Asked for more cards, DO
+prunes the selected card further, the smallest remaining ``|w_i|`` first.
+Hand-written: no library trains relaxed component gates with an L1 prox.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 
 from nasbench_txf.core.arch import Arch
+from nasbench_txf.core.options import option
 from nasbench_txf.strategies.one_shot import OneShotOptions, OneShotSearch
 
 
 @dataclass(frozen=True)
 class DOOptions(OneShotOptions):
-    """DO's options: those of every one-shot search (λ, steps, learning rates)."""
+    """DO's options: those of every one-shot search (λ, steps, learning rates), and how a
+    connection between 0 and 1 is selected."""
+
+    links: Literal["scaled", "rounded"] = option(
+        "scaled", "scaled: a connection above 1e-6 is vertical and keeps its value as a scaled residual "
+                  "(the trained network exactly); rounded: a connection is vertical when above 0.5, "
+                  "horizontal otherwise (the network changes; tune_steps repair it)")
 
 
 class DirectOptimisation(OneShotSearch):
@@ -51,7 +62,11 @@ class DirectOptimisation(OneShotSearch):
         parameters.copy_(torch.where(connections, shrunk.clamp(0.0, 1.0), shrunk))
 
     def selected_gates(self, parameters: torch.Tensor) -> torch.Tensor:
-        return parameters.detach()
+        values = parameters.detach()
+        if self.options.links == "scaled":
+            return values
+        connections = torch.as_tensor(self.space.connection_gates(), dtype=torch.bool)  # type: ignore[attr-defined]
+        return torch.where(connections, (values > 0.5).to(values.dtype), values)
 
     def propose(self, parameters: torch.Tensor, draw: int) -> Arch:
         """The selected card with its ``draw`` smallest remaining selections pruned too (by

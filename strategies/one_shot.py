@@ -12,10 +12,18 @@ trains and how they are updated (:meth:`OneShotSearch.gates_for_step`,
 Everything a resumed run needs is checkpointed every ``checkpoint_every`` steps
 (:mod:`nasbench_txf.core.checkpoints`): the weights, the architecture parameters, the optimiser's
 moments and the step; each step's randomness is seeded by (seed, step), so a run killed and
-resumed trains what an uninterrupted one trains. When training ends the selected card's
-parameters are folded into the weights, which are saved as ``supernet.safetensors``; the card's
-trial is scored with them (:class:`~nasbench_txf.core.strategy.SharesWeights`). The training
-seconds, across resumes, are the run's reported cost, so a sweep charges them on its clock.
+resumed trains what an uninterrupted one trains. When the search ends the selected card's
+parameters are folded into the weights; ``tune_steps`` further steps may then train the weights of
+that card alone (its architecture fixed: a short form of the paper's re-training of the selected
+architecture, which §5 does from scratch). The weights are saved as ``supernet.safetensors`` and
+the card's trial is scored with them (:class:`~nasbench_txf.core.strategy.SharesWeights`). The
+training seconds of both phases, across resumes, are the run's reported cost, so a sweep charges
+them on its clock.
+
+``L_o`` is the task's loss, as in the paper; ``distill`` mixes in distillation from the base
+network (:mod:`nasbench_txf.training.distillation`, T = 2), which the paper does not use but which
+a search starting from a fine-tuned base has at hand: it keeps the pruned network's outputs close
+to the base's.
 """
 
 from __future__ import annotations
@@ -41,8 +49,11 @@ from nasbench_txf.core.result import Result
 from nasbench_txf.core.strategy import Requirements, Strategy
 from nasbench_txf.core.threads import torch_threads
 from nasbench_txf.strategies.unseen import draw_unseen
+from nasbench_txf.training.distillation import distillation_loss
 from nasbench_txf.training.loop import batches, task_loss
 
+#: the distillation temperature T of ``distill`` (that of [EFTNAS24]'s authors' implementation)
+TEMPERATURE = 2.0
 WEIGHTS = "supernet.safetensors"
 SELECTED = "selected.json"
 
@@ -57,12 +68,18 @@ class OneShotOptions:
     lr: float = option(2e-5, "AdamW learning rate of the network's weights")
     lr_arch: float = option(0.1, "learning rate of the architecture parameters")
     checkpoint_every: int = option(50, "steps between checkpoints")
+    tune_steps: int = option(0, "steps that train the selected card's weights after the search, its "
+                                "architecture fixed (0: the paper's search alone)")
+    distill: float = option(0.0, "α_KD: weight of distillation from the base network (T=2) in the task loss, "
+                                 "α_ce = 1 − α_KD (0: the paper's task loss alone)")
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.lam) or not 0 <= self.lam <= 100:
             raise ValueError(f"lam (λ) must be a number from 0 to 100, got {self.lam}")
-        if self.steps < 0 or self.batch_size < 1 or self.checkpoint_every < 1:
-            raise ValueError("steps must be >= 0, batch_size and checkpoint_every >= 1")
+        if self.steps < 0 or self.tune_steps < 0 or self.batch_size < 1 or self.checkpoint_every < 1:
+            raise ValueError("steps and tune_steps must be >= 0, batch_size and checkpoint_every >= 1")
+        if not 0 <= self.distill <= 1:
+            raise ValueError(f"distill (α_KD) must be a number from 0 to 1, got {self.distill}")
         if not (self.lr > 0 and self.lr_arch > 0 and math.isfinite(self.lr) and math.isfinite(self.lr_arch)):
             raise ValueError("lr and lr_arch must be positive numbers")
 
@@ -170,6 +187,8 @@ class OneShotSearch(Strategy):
         return arch, parameters
 
     def _train(self) -> tuple[Arch, torch.Tensor]:
+        """The search's ``steps`` (architecture and weights), the selection folded into the
+        weights, then ``tune_steps`` that train the selected card's weights alone."""
         assert self.folder is not None
         space, context = self.space, self.context
         device = context.device
@@ -178,15 +197,18 @@ class OneShotSearch(Strategy):
         costs = torch.as_tensor(space.gate_costs(device), dtype=torch.float32)  # type: ignore[attr-defined]
         connections = torch.as_tensor(space.connection_gates(), dtype=torch.bool)  # type: ignore[attr-defined]
         supernet = space.build_supernet(num_labels=spec.num_labels).to(device)  # type: ignore[attr-defined]
+        teacher = space.build_supernet(num_labels=spec.num_labels).to(device) if self.options.distill else None  # type: ignore[attr-defined]
         parameters = self.initial_parameters(space.base_gates(), space.connection_gates())  # type: ignore[attr-defined]
         optimizer = torch.optim.AdamW(supernet.parameters(), lr=self.options.lr)
         per_epoch = math.ceil(len(data) / self.options.batch_size)
-        steps = self.options.steps or per_epoch
-        step = self._resume(supernet, parameters, optimizer)
+        search = self.options.steps or per_epoch
+        steps = search + self.options.tune_steps
+        step, arch = self._resume(supernet, parameters, optimizer)
+        if arch is None and step >= search:  # a checkpoint of a search that had not folded its selection
+            arch = self._select(supernet, parameters)
         if step:
             announce(f"{self.name}: continuing the training at step {step:,} of {steps:,}")
         curve: list[float] = []
-        supernet.train()
         while step < steps:
             started = time.perf_counter()
             torch.manual_seed(_step_seed(self.seed, step, 0))
@@ -194,43 +216,66 @@ class OneShotSearch(Strategy):
             order = np.random.default_rng([self.seed, step // per_epoch]).permutation(len(data))
             rows = order[(step % per_epoch) * self.options.batch_size:][:self.options.batch_size]
             ids, mask, types, labels = next(batches(data, [rows], tokenized.pad, device))
-            gates = self.gates_for_step(parameters, generator)
-            space.set_gates(supernet, gates)  # type: ignore[attr-defined]
-            loss = task_loss(supernet(ids, mask, types), labels, spec)
-            total = loss + self.options.lam * (gates.abs() * costs).sum()  # L_c(w) = Σ |w_i| c_i
-            if not torch.isfinite(total):
+            supernet.train()
+            if arch is None:
+                gates = self.gates_for_step(parameters, generator)
+                space.set_gates(supernet, gates)  # type: ignore[attr-defined]
+            loss = self._task_loss(supernet, teacher, (ids, mask, types), labels, spec)
+            total = loss if arch is not None else loss + self.options.lam * (gates.abs() * costs).sum()
+            if not torch.isfinite(total):  # L_c(w) = Σ |w_i| c_i above
                 raise UserError(f"{self.name}: the training diverged at step {step + 1:,} (loss {float(total)}); "
                                 "lower lr or lr_arch")
             optimizer.zero_grad()
             parameters.grad = None
             total.backward()
             optimizer.step()
-            self.update_architecture(parameters, gates, total.detach(), costs, connections)
+            if arch is None:
+                self.update_architecture(parameters, gates, total.detach(), costs, connections)
             step += 1
             curve.append(float(loss.detach()))
+            if step == search:
+                arch = self._select(supernet, parameters)
             self.seconds += time.perf_counter() - started
-            if step % self.options.checkpoint_every == 0 or step == steps:
-                self._checkpoint(supernet, parameters, optimizer, step)
-                self._report(step, steps, curve, parameters, connections)
+            if step % self.options.checkpoint_every == 0 or step in (search, steps):
+                self._checkpoint(supernet, parameters, optimizer, step, arch)
+                self._report(step, steps, curve, parameters, connections, tuning=step > search)
+        assert arch is not None
         supernet.eval()
-        with torch.no_grad():
-            arch = space.fold_gates(supernet, self.selected_gates(parameters))  # type: ignore[attr-defined]
-        self._finish(supernet, parameters, arch, steps, curve)
+        self._finish(supernet, parameters, arch, search, curve)
         return arch, parameters.detach().clone()
 
+    def _select(self, supernet: torch.nn.Module, parameters: torch.Tensor) -> Arch:
+        """Fold the selection into the weights; the network then computes the card returned."""
+        supernet.eval()
+        with torch.no_grad():
+            return self.space.fold_gates(supernet, self.selected_gates(parameters))  # type: ignore[attr-defined]
+
+    def _task_loss(self, supernet: torch.nn.Module, teacher: torch.nn.Module | None,
+                   inputs: tuple[torch.Tensor, ...], labels: torch.Tensor, spec: Any) -> torch.Tensor:
+        """``L_o``: the task's loss, or with ``distill`` the distillation loss towards the base."""
+        logits = supernet(*inputs)
+        if teacher is None:
+            return task_loss(logits, labels, spec)
+        with torch.no_grad():
+            teacher_logits = teacher(*inputs)
+        return distillation_loss(logits, teacher_logits, labels, temperature=TEMPERATURE,
+                                 alpha_kd=self.options.distill, alpha_ce=1 - self.options.distill)
+
     def _report(self, step: int, steps: int, curve: list[float], parameters: torch.Tensor,
-                connections: torch.Tensor) -> None:
+                connections: torch.Tensor, *, tuning: bool) -> None:
         """One progress line: the step, the recent training loss and what the selection keeps."""
         chosen = self.selected_gates(parameters).detach().abs() > 1e-6
         selections = ~connections
-        announce(f"{self.name}: step {step:,}/{steps:,}, loss {np.mean(curve[-self.options.checkpoint_every:]):.4f}, "
+        phase = "tuning the selected card, " if tuning else ""
+        recent = np.mean(curve[-self.options.checkpoint_every:])
+        announce(f"{self.name}: {phase}step {step:,}/{steps:,}, loss {recent:.4f}, "
                  f"{int((chosen & selections).sum())} of {int(selections.sum())} components kept, "
                  f"{int((chosen & connections).sum())} of {int(connections.sum())} connections vertical, "
                  f"{self.seconds:.0f} s")
 
     # -- checkpoints ----------------------------------------------------------------------------
     def _checkpoint(self, supernet: torch.nn.Module, parameters: torch.Tensor, optimizer: torch.optim.Optimizer,
-                    step: int) -> None:
+                    step: int, selected: Arch | None) -> None:
         assert self.folder is not None
         tensors = {f"net.{k}": v for k, v in supernet.state_dict().items()}
         tensors["arch"] = parameters.detach()
@@ -242,13 +287,17 @@ class OneShotSearch(Strategy):
                 else:
                     moments[f"{index}.{name}"] = float(value)
         save_checkpoint(self.folder, tensors, {"step": step, "seconds": self.seconds, "moments": moments,
-                                               "extra": self.extra_state()})
+                                               "extra": self.extra_state(),
+                                               "selected": None if selected is None else selected.card})
 
-    def _resume(self, supernet: torch.nn.Module, parameters: torch.Tensor, optimizer: torch.optim.Optimizer) -> int:
+    def _resume(self, supernet: torch.nn.Module, parameters: torch.Tensor,
+                optimizer: torch.optim.Optimizer) -> tuple[int, Arch | None]:
+        """The step a checkpoint reached (0 without one) and the card it had selected, if it had;
+        the weights (with the selection folded in, once selected), parameters and optimiser restored."""
         assert self.folder is not None
         loaded = load_checkpoint(self.folder)
         if loaded is None:
-            return 0
+            return 0, None
         tensors, state = loaded
         supernet.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         with torch.no_grad():
@@ -263,7 +312,12 @@ class OneShotSearch(Strategy):
         optimizer.load_state_dict(saved)
         self.seconds = float(state["seconds"])
         self.restore_extra_state(state.get("extra", {}))
-        return int(state["step"])
+        selected = state.get("selected")
+        if selected is None:
+            return int(state["step"]), None
+        arch = self.space.check(self.space.arch(selected))
+        self.space.activate(supernet, arch)  # type: ignore[attr-defined]
+        return int(state["step"]), arch
 
     def extra_state(self) -> dict[str, Any]:
         """JSON state of the architecture update beyond its parameters (a running baseline)."""
@@ -274,14 +328,15 @@ class OneShotSearch(Strategy):
 
     def _finish(self, supernet: torch.nn.Module, parameters: torch.Tensor, arch: Arch, steps: int,
                 curve: list[float]) -> None:
+        """Save the weights and the selected card (``steps``: the search's steps)."""
         from safetensors.torch import save
 
         assert self.folder is not None
         write_atomic(self.folder / WEIGHTS, save({k: v.detach().cpu().contiguous()
                                                   for k, v in supernet.state_dict().items()}))
-        record = {"card": arch.card, "seconds": self.seconds, "steps": steps,
+        record = {"card": arch.card, "seconds": self.seconds, "steps": steps, "tune_steps": self.options.tune_steps,
                   "parameters": [float(x) for x in parameters.detach().cpu()],
                   "train_loss_last": float(np.mean(curve[-20:])) if curve else None}
         write_atomic(self.folder / SELECTED, json.dumps(record, sort_keys=True) + "\n")
-        announce(f"{self.name}: trained {steps:,} steps in {self.seconds:.0f} s; selected a card of "
-                 f"{self.space.supernet_costs(arch)['params']:,.0f} parameters")  # type: ignore[attr-defined]
+        announce(f"{self.name}: trained {steps + self.options.tune_steps:,} steps in {self.seconds:.0f} s; selected a "
+                 f"card of {self.space.supernet_costs(arch)['params']:,.0f} parameters")  # type: ignore[attr-defined]

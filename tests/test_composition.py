@@ -233,8 +233,93 @@ def test_a_killed_one_shot_search_resumes_to_the_same_card(cli, tmp_path: Path, 
     assert cards["whole"]["parameters"] == cards["killed"]["parameters"]
 
 
+def _weights(tmp_path: Path, store: str) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    folder = next((tmp_path / f"{store}.files" / "strategies").iterdir())
+    return load_file(folder / "supernet.safetensors")
+
+
+def _selected(tmp_path: Path, store: str) -> dict:  # type: ignore[type-arg]
+    folder = next((tmp_path / f"{store}.files" / "strategies").iterdir())
+    return json.loads((folder / "selected.json").read_text())
+
+
+@pytest.mark.parametrize("strategy", ["do", "sdo"])
+def test_tune_steps_train_the_selected_card_after_the_same_search(cli, tmp_path: Path, strategy: str) -> None:
+    """The search is the same with and without tuning (same card, same parameters); the tuning
+    then changes the weights of the card, charges its seconds, and the trial is scored with them."""
+    search = ["steps=6", "checkpoint_every=2", "lam=3", "lr_arch=0.5", "lr=1e-3", "distill=0.5"]
+    plain = _run(cli, tmp_path, strategy, *search, store="plain.sqlite")
+    tuned = _run(cli, tmp_path, strategy, *search, "tune_steps=4", store="tuned.sqlite")
+    assert plain.returncode == 0 and tuned.returncode == 0, plain.stderr + tuned.stderr
+    assert "tuning the selected card, step 10/10" in tuned.stderr
+    before, after = _selected(tmp_path, "plain"), _selected(tmp_path, "tuned")
+    assert after["card"] == before["card"] and after["parameters"] == before["parameters"]
+    assert after["steps"] == 6 and after["tune_steps"] == 4 and after["seconds"] > 0
+    weights = {name: _weights(tmp_path, name) for name in ("plain", "tuned")}
+    changed = [k for k in weights["plain"] if not torch.equal(weights["plain"][k], weights["tuned"][k])]
+    assert any(".ffn." in k or ".heads." in k for k in changed)
+    scores = {}
+    for name in ("plain", "tuned"):
+        with Store.open(tmp_path / f"{name}.sqlite", create=False) as store:
+            (cell,) = store.cells()
+            (row,) = store.trials(cell.cell_id)
+        assert row.card == before["card"] and row.reported_seconds > 0
+        scores[name] = row.metrics
+    assert scores["plain"] != scores["tuned"]
+
+
+def test_a_search_killed_while_tuning_resumes_to_the_same_weights(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from nasbench_txf.strategies.one_shot import OneShotSearch
+
+    options = ["steps=4", "tune_steps=5", "checkpoint_every=3", "lam=3", "lr_arch=0.5", "distill=0.9"]
+    whole = _run(cli, tmp_path, "sdo", *options, store="whole.sqlite")
+    assert whole.returncode == 0, whole.stderr
+    original = OneShotSearch._task_loss
+    calls = {"n": 0}
+
+    def dies_at_step_8(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(OneShotSearch, "_task_loss", dies_at_step_8)
+    flags = [flag for option in options for flag in ("--strategy-opt", option)]
+    interrupted = main(["run", "--space", "composition", "--space-opt", f"base={shared_eftnas_build()}",
+                        "--strategy", "sdo", *flags, "--benchmark", "supernet", "--benchmark-opt", "threads=1",
+                        "--budget", "1", "--store", str(tmp_path / "killed.sqlite")])
+    assert interrupted == 130 and calls["n"] == 8
+    monkeypatch.setattr(OneShotSearch, "_task_loss", original)
+    resumed = _run(cli, tmp_path, "sdo", *options, store="killed.sqlite")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "continuing the training at step 6 of 9" in resumed.stderr  # the checkpoint after step 6, while tuning
+    assert _selected(tmp_path, "whole")["card"] == _selected(tmp_path, "killed")["card"]
+    whole_weights, killed_weights = _weights(tmp_path, "whole"), _weights(tmp_path, "killed")
+    assert all(torch.equal(whole_weights[k], killed_weights[k]) for k in whole_weights)
+
+
+def test_rounded_links_select_connections_above_one_half(cli, tmp_path: Path) -> None:
+    search = ["steps=6", "lam=0", "lr_arch=5", "lr=1e-3"]  # the task loss lifts connections a little
+    scaled = _run(cli, tmp_path, "do", *search, store="scaled.sqlite")
+    rounded = _run(cli, tmp_path, "do", *search, "links=rounded", store="rounded.sqlite")
+    assert scaled.returncode == 0 and rounded.returncode == 0, scaled.stderr + rounded.stderr
+    space = get_space("composition")
+    opened = space(space.make_options({"base": str(shared_eftnas_build())}))
+    links = opened.connection_gates()
+    for name, rule in (("scaled", lambda p: p > 1e-6), ("rounded", lambda p: p > 0.5)):
+        record = _selected(tmp_path, name)
+        bits = np.asarray(opened.to_decisions(opened.arch(record["card"])))
+        values = np.asarray(record["parameters"])
+        assert (bits[links] == rule(values[links])).all()
+    values = np.asarray(_selected(tmp_path, "rounded")["parameters"])[links]
+    assert ((values > 1e-6) & (values <= 0.5)).any(), "the test needs a connection between 1e-6 and 0.5"
+
+
 @pytest.mark.parametrize("options, message", [
-    (["lam=-1"], "lam"), (["lam=nan"], "lam"), (["steps=-3"], "steps"),
+    (["lam=-1"], "lam"), (["lam=nan"], "lam"), (["steps=-3"], "steps"), (["tune_steps=-1"], "tune_steps"),
+    (["distill=1.5"], "distill"), (["distill=-0.1"], "distill"), (["links=maybe"], "links"),
 ])
 def test_bad_one_shot_options_are_refused(cli, tmp_path: Path, options: list[str], message: str) -> None:
     result = _run(cli, tmp_path, "do", *options)

@@ -5,19 +5,10 @@ subnetworks drawn uniformly from it (the sandwich rule of Yu and Huang 2019, whi
 §4] applies; two random ones by default, as in that paper, where the authors' implementation
 draws one), and sums their gradients into one optimiser step. Every subnetwork learns from
 the labels and from the teacher, the fine-tuned base model, with the loss of Lagunas et al.
-(2021) that the paper follows::
-
-    L    = α_KD · L_KD + α_ce · L_ce                               (Eq. 4)
-    L_KD = T² · Σ_i p_i^t(T) · log(p_i^t(T) / p_i^s(T))            (Eq. 5)
-    p_i(T) = exp(z_i / T) / Σ_j exp(z_j / T)                        (Eq. 6)
-
-L_KD is the Kullback-Leibler divergence of the student's softened distribution from the
-teacher's, averaged over the batch; Eq. 6 as printed lacks the ``exp`` in its denominator, and
-a softmax is meant. L_ce is the cross-entropy with the labels. The paper gives no values for T,
-α_KD and α_ce; the defaults are those of the authors' public implementation (T = 2, α_KD = 0.9,
-α_ce = 0.1). A one-output model (a regression) has a constant softmax, so Eq. 5 would vanish:
-there the squared difference to the teacher's output takes its place, and L_ce is the squared
-error to the labels.
+(2021) that the paper follows (Eqs. 4-6, :mod:`nasbench_txf.training.distillation`; Eq. 6 as
+printed lacks the ``exp`` in its denominator, and a softmax is meant). The paper gives no values
+for T, α_KD and α_ce; the defaults are those of the authors' public implementation (T = 2,
+α_KD = 0.9, α_ce = 0.1).
 
 AdamW with cosine annealing and no weight decay [EFTNAS24 §4]. The learning rate is a function
 of the step, and step ``t`` draws its random subnetworks and its dropout from ``(seed, t)``, so a
@@ -35,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from nasbench_txf.core.errors import DataError, UserError
@@ -52,6 +42,7 @@ from nasbench_txf.spaces.eftnas.resume import (
     save_training,
     seed_step,
 )
+from nasbench_txf.training.distillation import distillation_loss
 from nasbench_txf.training.loop import Diverged
 
 #: the format tag of a saved training state
@@ -74,20 +65,6 @@ class SandwichSettings(Schedule):
             raise ValueError(f"random_subnets, alpha_kd and alpha_ce must not be negative and temperature must be "
                              f"positive, got {self.random_subnets}, {self.alpha_kd}, {self.alpha_ce} and "
                              f"{self.temperature}")
-
-
-def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
-                      settings: SandwichSettings) -> torch.Tensor:
-    """Eq. 4: ``α_KD · L_KD + α_ce · L_ce`` of a student's logits (see the module's docstring)."""
-    if logits.shape[-1] == 1:
-        kd = F.mse_loss(logits.float(), teacher_logits.float())
-        ce = F.mse_loss(logits.squeeze(-1).float(), labels.float())
-    else:
-        t = settings.temperature
-        kd = F.kl_div(F.log_softmax(logits.float() / t, dim=-1), F.log_softmax(teacher_logits.float() / t, dim=-1),
-                      reduction="batchmean", log_target=True) * t * t
-        ce = F.cross_entropy(logits.float(), labels)
-    return settings.alpha_kd * kd + settings.alpha_ce * ce
 
 
 class SandwichTrainer:
@@ -133,7 +110,9 @@ class SandwichTrainer:
                 total = 0.0
                 for config in self.subnetworks(self.step):
                     self.supernet.activate(config)
-                    loss = distillation_loss(model(**inputs).logits, teacher_logits, labels, self.settings)
+                    loss = distillation_loss(model(**inputs).logits, teacher_logits, labels,
+                                             temperature=self.settings.temperature,
+                                             alpha_kd=self.settings.alpha_kd, alpha_ce=self.settings.alpha_ce)
                     loss.backward()
                     total += loss.item()
                 if not math.isfinite(total):
