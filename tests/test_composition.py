@@ -143,6 +143,29 @@ def test_cards_normal_form_cardinality_and_graph(space) -> None:
             space.arch(bad)
 
 
+def test_sample_keep_draws_cards_near_the_base_and_is_keyed_only_when_set(space) -> None:
+    cls = get_space("composition")
+    near = cls(cls.make_options({"base": str(shared_eftnas_build()), "sample_keep": "0.9"}))
+    links = space.layout.connections
+
+    def shares(opened) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+        rng = np.random.default_rng(0)
+        bits = np.array([opened.to_decisions(opened.sample(rng)) for _ in range(300)])
+        return float(bits[:, ~links].mean()), float(bits[:, links].mean())
+
+    (kept, vertical), (kept_uniform, vertical_uniform) = shares(near), shares(space)
+    assert kept > 0.75 and vertical < 0.15  # a dropped head's parts are 0, so a bit fewer than 0.9 kept
+    assert kept_uniform < 0.45 and 0.4 < vertical_uniform < 0.6
+    assert "sample_keep" not in space.key()["options"] and near.key()["options"]["sample_keep"] == 0.9
+    rng_a, rng_b = np.random.default_rng(1), np.random.default_rng(1)
+    assert [space.sample(rng_a) for _ in range(5)] == [cls(cls.make_options({"base": str(shared_eftnas_build()),
+                                                                             "sample_keep": "0.5"})).sample(rng_b)
+                                                       for _ in range(5)]
+    for bad in ("0", "1", "1.5"):
+        with pytest.raises((UserError, ValueError), match="sample_keep"):
+            cls(cls.make_options({"base": str(shared_eftnas_build()), "sample_keep": bad}))
+
+
 def test_the_supernet_benchmark_scores_cards_with_inherited_weights(space, bench) -> None:
     base = bench.evaluate(space.resolve("base"), 0)
     assert base.metrics["accuracy"] == pytest.approx(space.base.scores["dev"]["accuracy"])

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# DO and SDO at three values of lambda each on the composition space of BASE (an `eftnas build`
-# folder), 300 training steps of 32 rows, into OUT: each run's store, summary and log, then its
-# selected model extracted and timed against the base (NAME.json, read by table.py). Resumable:
-# a finished run is not trained again, a killed one continues from its checkpoint.
-#     builds/composition/searches.sh BASE OUT
+# One-shot searches on the composition space of BASE (an `eftnas build` folder) into OUT: each
+# run's store, summary and log, then its selected model extracted and timed against the base
+# (NAME.json, read by table.py). Resumable: a finished run is not trained again, a killed one
+# continues from its checkpoint.
+#     builds/composition/searches.sh BASE OUT [STRATEGY:LAMBDA[:OPT=VALUE,...] ...]
+# Without searches: DO and SDO at three values of lambda each. $STEPS (300) training steps of 32
+# rows; $OPTIONS (space-separated OPT=VALUE) go to every search.
 set -euo pipefail
 base=$1 out=$2
-for spec in "do 1.5" "sdo 2" "do 3" "sdo 1" "sdo 0.5" "do 0.5"; do
-  set -- $spec
-  name="$1-lam$2"
+shift 2
+specs=("$@")
+[ ${#specs[@]} -gt 0 ] || specs=(do:1.5 sdo:2 do:3 sdo:1 sdo:0.5 do:0.5)
+for spec in "${specs[@]}"; do
+  IFS=: read -r strategy lam extra <<< "$spec"
+  name="$strategy-lam$lam"
   [ -f "$out/$name.json" ] && continue
   if [ ! -s "$out/$name.run.json" ]; then
+    opts=(--strategy-opt lam="$lam" --strategy-opt steps="${STEPS:-300}")
+    for option in ${OPTIONS:-} ${extra//,/ }; do opts+=(--strategy-opt "$option"); done
     resume=(); [ -f "$out/$name.sqlite" ] && resume=(--resume)
-    nasbench-txf run "${resume[@]}" --space composition --space-opt base="$base" --strategy "$1" \
-      --strategy-opt lam="$2" --strategy-opt steps=300 --benchmark supernet --benchmark-opt threads=2 --budget 1 \
+    nasbench-txf run "${resume[@]}" --space composition --space-opt base="$base" --strategy "$strategy" "${opts[@]}" \
+      --benchmark supernet --benchmark-opt threads=2 --budget 1 \
       --store "$out/$name.sqlite" --json > "$out/$name.run.json.part" 2>> "$out/$name.log"
     mv "$out/$name.run.json.part" "$out/$name.run.json"
   fi

@@ -58,6 +58,13 @@ class CompositionOptions:
     parts_value: int = option(2, "equal parts each head's attention value is split into")
     profile: str = option("", "component profile (`nasbench-txf composition profile --out`); empty = profile "
                               "on the training device when a one-shot search first needs it, cached")
+    sample_keep: float = option(0.5, "chance that a random card keeps each component and each connection "
+                                     "horizontal (0.5: uniform over the bits; near 1: cards near the base)",
+                                keyed_at_default=False)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.sample_keep < 1:
+            raise ValueError(f"sample_keep must be above 0 and below 1, got {self.sample_keep}")
 
 
 class CompositionSpace(Space):
@@ -144,6 +151,16 @@ class CompositionSpace(Space):
         per_head = 1 + 2 ** (p.qk + p.value)
         free = counts_["head_link"] + counts_["ffn"] + counts_["ffn_link"] + counts_["ln_mean"]
         return int((per_head ** self.layout.shape.heads * 2 ** free) ** self.layout.shape.layers)
+
+    def sample(self, rng: np.random.Generator) -> Arch:
+        """A random card: each bit uniform, or with ``sample_keep`` the chance that a component is
+        kept and a connection horizontal (a sampler near the base for black-box searches, which
+        start from random cards while the one-shot searches start from the base)."""
+        keep = self.options.sample_keep
+        if keep == 0.5:
+            return super().sample(rng)
+        kept = rng.random(self.layout.size) < keep
+        return self.from_decisions(np.where(self.layout.connections, ~kept, kept).astype(int).tolist())
 
     @cached_property
     def _decisions(self) -> list[Decision]:
