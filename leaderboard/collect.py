@@ -311,7 +311,7 @@ def _reference(runs: list[Run], bench: Benchmark | None, maximize: bool) -> tupl
 
 
 def _pareto_objectives(members: list[tuple[CellRow, list[TrialRow]]], notes: list[str]) -> tuple[Metric, ...]:
-    """The objectives of the first multi-objective strategy in the table (its cell opened here)."""
+    """The objectives of the first strategy in the table that names several (its cell opened here)."""
     for cell, _ in members:
         key = cell.key
         try:
@@ -327,5 +327,6 @@ def _pareto_objectives(members: list[tuple[CellRow, list[TrialRow]]], notes: lis
         except UserError as exc:
             notes.append(f"no Pareto view: cannot open {key['strategy']['name']} here ({exc})")
             return ()
-        return opened.strategy.objectives
+        if len(opened.strategy.objectives) > 1:  # not a search that scalarises its objectives
+            return opened.strategy.objectives
     return ()

@@ -94,6 +94,12 @@ class OneShotSearch(Strategy):
 
     requires = Requirements(supernet=True, trains=True, relaxes=True)
 
+    @classmethod
+    def several_objectives(cls, options: OneShotOptions) -> bool:
+        """With λ > 0 a search trades the task's loss against the cost (scalarised), and its
+        further asks trace that trade-off: leaderboards draw its front."""
+        return options.lam > 0
+
     def setup(self) -> None:
         self.context: Any = None
         self.folder: Path | None = None

@@ -17,6 +17,8 @@ from nasbench_txf.cli import main
 from nasbench_txf.core.errors import DataError, InvalidCardError, UserError
 from nasbench_txf.core.registry import get_space, open_benchmark
 from nasbench_txf.core.space import RelaxedSupernet
+from nasbench_txf.leaderboard.collect import read_tables
+from nasbench_txf.leaderboard.plots import shows_front
 from nasbench_txf.run.store import Store
 
 pytest.importorskip("transformers")
@@ -397,6 +399,10 @@ def test_one_shot_and_black_box_searches_share_a_sweep_and_a_leaderboard(cli, tm
     assert published.returncode == 0, published.stderr
     page = (tmp_path / "site" / "leaderboard.md").read_text()
     assert "| do " in page and "| rs " in page and "hypervolume" in page and "not available here" not in page
+    (table,) = read_tables(store)  # do comes first but names no objectives; nsga2's are the view's
+    assert [m.name for m in table.pareto_objectives] == ["accuracy", "latency_ms"]
+    assert {row.name: shows_front(row) for row in table.rows()} == {"do(lam=3.0, steps=4)": True, "rs": False,
+                                                                     "nsga2(against=latency_ms)": True}
 
 
 @pytest.mark.slow
