@@ -311,9 +311,16 @@ def _reference(runs: list[Run], bench: Benchmark | None, maximize: bool) -> tupl
 
 
 def _pareto_objectives(members: list[tuple[CellRow, list[TrialRow]]], notes: list[str]) -> tuple[Metric, ...]:
-    """The objectives of the first strategy in the table that names several (its cell opened here)."""
+    """The objectives of the first strategy in the table that names several (its cell opened
+    here, once per strategy setting); a search that optimises several objectives scalarised into
+    one (a one-shot search's λ) names none and is passed over."""
+    failures, tried = [], set()
     for cell, _ in members:
         key = cell.key
+        setting = json.dumps(key["strategy"], sort_keys=True)
+        if setting in tried:
+            continue
+        tried.add(setting)
         try:
             cls = get_strategy(key["strategy"]["name"])
             if not optimises_several(cls, cls.make_options(dict(key["strategy"]["options"]))):
@@ -325,8 +332,9 @@ def _pareto_objectives(members: list[tuple[CellRow, list[TrialRow]]], notes: lis
                 space_options=key["space"]["options"], strategy_options=key["strategy"]["options"],
                 encoding_options=enc["options"] if enc else {}, benchmark_options=key["benchmark"]["options"]))
         except UserError as exc:
-            notes.append(f"no Pareto view: cannot open {key['strategy']['name']} here ({exc})")
-            return ()
-        if len(opened.strategy.objectives) > 1:  # not a search that scalarises its objectives
+            failures.append(f"no Pareto view: cannot open {key['strategy']['name']} here ({exc})")
+            continue
+        if len(opened.strategy.objectives) > 1:
             return opened.strategy.objectives
+    notes.extend(failures[:1])
     return ()

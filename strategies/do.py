@@ -6,7 +6,7 @@ parameter is shrunk towards 0 by ``lr_arch · λ · c_i`` and set to exactly 0 i
 (soft thresholding). A plain subgradient of ``|w|`` leaves parameters oscillating around 0,
 never below the pruning threshold; the proximal step is the standard way to reach the sparse
 solutions the paper's pruning "below 1e-6" expects. Connection parameters stay in [0, 1]. After
-training, a selection with ``|w_i|`` at most 1e-6 is pruned and the others are folded into the
+the search, a selection with ``|w_i|`` at most 1e-6 is pruned and the others are folded into the
 weights (a selection scales its component's output); a connection above 1e-6 is a (scaled)
 vertical connection, or with ``links=rounded`` a connection is vertical above 0.5 and
 horizontal below (the task loss lifts many connections slightly above 0, and each vertical one
@@ -36,7 +36,7 @@ class DOOptions(OneShotOptions):
     links: Literal["scaled", "rounded"] = option(
         "scaled", "scaled: a connection above 1e-6 is vertical and keeps its value as a scaled residual "
                   "(the trained network exactly); rounded: a connection is vertical when above 0.5, "
-                  "horizontal otherwise (the network changes; tune_steps repair it)")
+                  "horizontal otherwise (the network changes; tune_steps repair it)", keyed_at_default=False)
 
 
 class DirectOptimisation(OneShotSearch):

@@ -11,14 +11,14 @@ trains and how they are updated (:meth:`OneShotSearch.gates_for_step`,
 
 Everything a resumed run needs is checkpointed every ``checkpoint_every`` steps
 (:mod:`nasbench_txf.core.checkpoints`): the weights, the architecture parameters, the optimiser's
-moments and the step; each step's randomness is seeded by (seed, step), so a run killed and
-resumed trains what an uninterrupted one trains. When the search ends the selected card's
-parameters are folded into the weights; ``tune_steps`` further steps may then train the weights of
-that card alone (its architecture fixed: a short form of the paper's re-training of the selected
-architecture, which §5 does from scratch). The weights are saved as ``supernet.safetensors`` and
-the card's trial is scored with them (:class:`~nasbench_txf.core.strategy.SharesWeights`). The
-training seconds of both phases, across resumes, are the run's reported cost, so a sweep charges
-them on its clock.
+moments, the step and, once the search has ended, the selected card; each step's randomness is
+seeded by (seed, step), so a run killed and resumed trains what an uninterrupted one trains. When
+the search ends the selected card's parameters are folded into the weights; ``tune_steps`` further
+steps may then train the weights of that card alone (its architecture fixed: a short form of the
+paper's re-training of the selected architecture, which §5 does from scratch). The weights are
+saved as ``supernet.safetensors`` and the card's trial is scored with them
+(:class:`~nasbench_txf.core.strategy.SharesWeights`). The training seconds of both phases, across
+resumes, are the run's reported cost, so a sweep charges them on its clock.
 
 ``L_o`` is the task's loss, as in the paper; ``distill`` mixes in distillation from the base
 network (:mod:`nasbench_txf.training.distillation`, T = 2), which the paper does not use but which
@@ -69,9 +69,9 @@ class OneShotOptions:
     lr_arch: float = option(0.1, "learning rate of the architecture parameters")
     checkpoint_every: int = option(50, "steps between checkpoints")
     tune_steps: int = option(0, "steps that train the selected card's weights after the search, its "
-                                "architecture fixed (0: the paper's search alone)")
+                                "architecture fixed (0: the paper's search alone)", keyed_at_default=False)
     distill: float = option(0.0, "α_KD: weight of distillation from the base network (T=2) in the task loss, "
-                                 "α_ce = 1 − α_KD (0: the paper's task loss alone)")
+                                 "α_ce = 1 − α_KD (0: the paper's task loss alone)", keyed_at_default=False)
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.lam) or not 0 <= self.lam <= 100:
@@ -203,7 +203,9 @@ class OneShotSearch(Strategy):
         costs = torch.as_tensor(space.gate_costs(device), dtype=torch.float32)  # type: ignore[attr-defined]
         connections = torch.as_tensor(space.connection_gates(), dtype=torch.bool)  # type: ignore[attr-defined]
         supernet = space.build_supernet(num_labels=spec.num_labels).to(device)  # type: ignore[attr-defined]
-        teacher = space.build_supernet(num_labels=spec.num_labels).to(device) if self.options.distill else None  # type: ignore[attr-defined]
+        teacher = None
+        if self.options.distill:  # the base network, frozen and without dropout
+            teacher = space.build_supernet(num_labels=spec.num_labels).to(device).eval().requires_grad_(False)  # type: ignore[attr-defined]
         parameters = self.initial_parameters(space.base_gates(), space.connection_gates())  # type: ignore[attr-defined]
         optimizer = torch.optim.AdamW(supernet.parameters(), lr=self.options.lr)
         per_epoch = math.ceil(len(data) / self.options.batch_size)
@@ -211,7 +213,7 @@ class OneShotSearch(Strategy):
         steps = search + self.options.tune_steps
         step, arch = self._resume(supernet, parameters, optimizer)
         if arch is None and step >= search:  # a checkpoint of a search that had not folded its selection
-            arch = self._select(supernet, parameters)
+            arch = self._select(supernet, parameters, optimizer)
         if step:
             announce(f"{self.name}: continuing the training at step {step:,} of {steps:,}")
         curve: list[float] = []
@@ -240,7 +242,7 @@ class OneShotSearch(Strategy):
             step += 1
             curve.append(float(loss.detach()))
             if step == search:
-                arch = self._select(supernet, parameters)
+                arch = self._select(supernet, parameters, optimizer)
             self.seconds += time.perf_counter() - started
             if step % self.options.checkpoint_every == 0 or step in (search, steps):
                 self._checkpoint(supernet, parameters, optimizer, step, arch)
@@ -250,11 +252,16 @@ class OneShotSearch(Strategy):
         self._finish(supernet, parameters, arch, search, curve)
         return arch, parameters.detach().clone()
 
-    def _select(self, supernet: torch.nn.Module, parameters: torch.Tensor) -> Arch:
-        """Fold the selection into the weights; the network then computes the card returned."""
+    def _select(self, supernet: torch.nn.Module, parameters: torch.Tensor, optimizer: torch.optim.Optimizer) -> Arch:
+        """Fold the selection into the weights; the network then computes the card returned. The
+        optimiser's moments are cleared: folding rescales weights, so their old moments would
+        size the tuning's first steps wrongly."""
         supernet.eval()
         with torch.no_grad():
-            return self.space.fold_gates(supernet, self.selected_gates(parameters))  # type: ignore[attr-defined]
+            arch = self.space.fold_gates(supernet, self.selected_gates(parameters))  # type: ignore[attr-defined]
+        self.space.activate(supernet, arch)  # type: ignore[attr-defined]  # as a resumed run sets it
+        optimizer.state.clear()
+        return arch
 
     def _task_loss(self, supernet: torch.nn.Module, teacher: torch.nn.Module | None,
                    inputs: tuple[torch.Tensor, ...], labels: torch.Tensor, spec: Any) -> torch.Tensor:

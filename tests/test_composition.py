@@ -15,7 +15,8 @@ from nbt_testing import shared_eftnas_build
 
 from nasbench_txf.cli import main
 from nasbench_txf.core.errors import DataError, InvalidCardError, UserError
-from nasbench_txf.core.registry import get_space, open_benchmark
+from nasbench_txf.core.options import options_dict
+from nasbench_txf.core.registry import get_space, get_strategy, open_benchmark
 from nasbench_txf.core.space import RelaxedSupernet
 from nasbench_txf.leaderboard.collect import read_tables
 from nasbench_txf.leaderboard.plots import shows_front
@@ -295,34 +296,49 @@ def test_tune_steps_train_the_selected_card_after_the_same_search(cli, tmp_path:
     assert scores["plain"] != scores["tuned"]
 
 
-def test_a_search_killed_while_tuning_resumes_to_the_same_weights(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("strategy, dies_at, resumes_at", [
+    ("sdo", 8, 6),  # killed while tuning: resumed from the checkpoint after step 6
+    ("do", 5, 4),  # killed at the first tuning step: resumed from the search's last checkpoint, folded
+])
+def test_a_search_killed_while_tuning_resumes_to_the_same_weights(cli, tmp_path: Path, monkeypatch, strategy: str,  # type: ignore[no-untyped-def]
+                                                                  dies_at: int, resumes_at: int) -> None:
     from nasbench_txf.strategies.one_shot import OneShotSearch
 
     options = ["steps=4", "tune_steps=5", "checkpoint_every=3", "lam=3", "lr_arch=0.5", "distill=0.9"]
-    whole = _run(cli, tmp_path, "sdo", *options, store="whole.sqlite")
+    whole = _run(cli, tmp_path, strategy, *options, store="whole.sqlite")
     assert whole.returncode == 0, whole.stderr
     original = OneShotSearch._task_loss
     calls = {"n": 0}
 
-    def dies_at_step_8(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def dies(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
-        if calls["n"] == 8:
+        if calls["n"] == dies_at:
             raise KeyboardInterrupt
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(OneShotSearch, "_task_loss", dies_at_step_8)
+    monkeypatch.setattr(OneShotSearch, "_task_loss", dies)
     flags = [flag for option in options for flag in ("--strategy-opt", option)]
     interrupted = main(["run", "--space", "composition", "--space-opt", f"base={shared_eftnas_build()}",
-                        "--strategy", "sdo", *flags, "--benchmark", "supernet", "--benchmark-opt", "threads=1",
+                        "--strategy", strategy, *flags, "--benchmark", "supernet", "--benchmark-opt", "threads=1",
                         "--budget", "1", "--store", str(tmp_path / "killed.sqlite")])
-    assert interrupted == 130 and calls["n"] == 8
+    assert interrupted == 130 and calls["n"] == dies_at
     monkeypatch.setattr(OneShotSearch, "_task_loss", original)
-    resumed = _run(cli, tmp_path, "sdo", *options, store="killed.sqlite")
+    resumed = _run(cli, tmp_path, strategy, *options, store="killed.sqlite")
     assert resumed.returncode == 0, resumed.stderr
-    assert "continuing the training at step 6 of 9" in resumed.stderr  # the checkpoint after step 6, while tuning
+    assert f"continuing the training at step {resumes_at} of 9" in resumed.stderr
     assert _selected(tmp_path, "whole")["card"] == _selected(tmp_path, "killed")["card"]
     whole_weights, killed_weights = _weights(tmp_path, "whole"), _weights(tmp_path, "killed")
     assert all(torch.equal(whole_weights[k], killed_weights[k]) for k in whole_weights)
+
+
+def test_the_options_beyond_the_paper_leave_existing_keys_alone() -> None:
+    """At their defaults tune_steps, distill and links are not in a run's key, so stores and
+    checkpoints of searches run before they existed still resume."""
+    for name in ("do", "sdo"):
+        cls = get_strategy(name)
+        keyed = options_dict(cls.make_options({}))
+        assert not {"tune_steps", "distill", "links"} & set(keyed), keyed
+        assert {"tune_steps", "distill"} <= set(options_dict(cls.make_options({"tune_steps": "3", "distill": "0.5"})))
 
 
 def test_rounded_links_select_connections_above_one_half(cli, tmp_path: Path) -> None:
@@ -379,6 +395,9 @@ def test_parts_that_do_not_divide_and_bases_that_are_not_bert_are_refused(cli, t
     (other / "bert_config.json").write_text(json.dumps({**config, "model_type": "gpt2"}))
     result = cli("space", "info", "composition", "--space-opt", f"base={other}")
     assert result.returncode == 2 and "not BERT-family" in result.stderr
+    near = cli("space", "info", "composition", "--space-opt", f"base={shared_eftnas_build()}",
+               "--space-opt", "sample_keep=1")
+    assert near.returncode == 2 and "sample_keep" in near.stderr and "Traceback" not in near.stderr
     missing = cli("space", "info", "composition")
     assert missing.returncode == 2 and "needs a fine-tuned base" in missing.stderr
 
