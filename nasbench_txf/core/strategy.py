@@ -171,8 +171,10 @@ class PredictsScores(Protocol):
 @runtime_checkable
 class ObjectivesByOptions(Protocol):
     """A strategy that optimises one objective or several depending on its options (Optuna's
-    samplers with ``against``), so that leaderboards show its runs' Pareto fronts only when
-    they have one; :attr:`Requirements.multi_objective` is for strategies that always do."""
+    samplers with ``against``; a one-shot search's λ, which scalarises them), so that
+    leaderboards show its runs' Pareto fronts only when they have one;
+    :attr:`Requirements.multi_objective` is for strategies that always do. The Pareto view
+    takes its objectives from a strategy whose ``objectives`` names several."""
 
     @classmethod
     def several_objectives(cls, options: Any) -> bool:
