@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 OPTIONS="tune_steps=300 distill=0.9" builds/composition/searches.sh builds/eftnas-minilm-sst2 \
-  builds/composition/minilm-sst2-tuned sdo:1.5 do:2:links=rounded sdo:1 do:1.5:links=rounded sdo:2 do:3:links=rounded
+  builds/composition/minilm-sst2-tuned sdo:1.5 do:2:links=rounded sdo:1 do:4:links=rounded sdo:2 do:3:links=rounded
