@@ -314,7 +314,7 @@ def _pareto_objectives(members: list[tuple[CellRow, list[TrialRow]]], notes: lis
     """The objectives of the first strategy in the table that names several (its cell opened
     here, once per strategy setting); a search that optimises several objectives scalarised into
     one (a one-shot search's λ) names none and is passed over."""
-    failures, tried = [], set()
+    failure, tried = "", set()
     for cell, _ in members:
         key = cell.key
         setting = json.dumps(key["strategy"], sort_keys=True)
@@ -332,9 +332,10 @@ def _pareto_objectives(members: list[tuple[CellRow, list[TrialRow]]], notes: lis
                 space_options=key["space"]["options"], strategy_options=key["strategy"]["options"],
                 encoding_options=enc["options"] if enc else {}, benchmark_options=key["benchmark"]["options"]))
         except UserError as exc:
-            failures.append(f"no Pareto view: cannot open {key['strategy']['name']} here ({exc})")
+            failure = failure or f"no Pareto view: cannot open {key['strategy']['name']} here ({exc})"
             continue
         if len(opened.strategy.objectives) > 1:
             return opened.strategy.objectives
-    notes.extend(failures[:1])
+    if failure:
+        notes.append(failure)
     return ()

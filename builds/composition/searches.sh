@@ -6,6 +6,7 @@
 #     builds/composition/searches.sh BASE OUT [STRATEGY:LAMBDA[:OPT=VALUE,...] ...]
 # Without searches: DO and SDO at three values of lambda each. $STEPS (300) training steps of 32
 # rows; $OPTIONS (space-separated OPT=VALUE) go to every search.
+# A run is named STRATEGY-lamLAMBDA, so OUT holds one setting of each strategy and lambda.
 set -euo pipefail
 base=$1 out=$2
 shift 2
