@@ -26,7 +26,7 @@ pytest.importorskip("transformers")
 
 from nasbench_txf.spaces.composition.extraction import load_composed, save_composed
 from nasbench_txf.spaces.composition.layout import Layout, Parts, Shape
-from nasbench_txf.spaces.composition.network import _compose, from_bert
+from nasbench_txf.spaces.composition.network import FeedForwardGroup, HeadGroup, _compose, from_bert
 from nasbench_txf.spaces.composition.profile import Settings, check_profile, format_profile, measure, read_profile
 from nasbench_txf.spaces.eftnas.base import tiny_bert
 
@@ -73,6 +73,40 @@ def test_connector_units_give_the_layers_of_appendix_c() -> None:
     torch.testing.assert_close(got, layer2)
     all_horizontal = _compose(x, torch.zeros(4), 5, run)
     torch.testing.assert_close(all_horizontal, x + sum(scales) * x * x)
+
+
+@pytest.mark.parametrize("trained", [False, True], ids=["fixed", "links-trained"])
+def test_vertical_connections_stack_real_heads_and_feed_forward_parts(trained: bool) -> None:
+    """Appendix C with the real components: a vertical connection ends a layer and the parts after
+    it read its output, against a network written out by hand; also while the connections are
+    trained (then every connection splits the group, and the result must not change)."""
+    torch.manual_seed(0)
+    x, scale = torch.randn(2, 5, 8), 0.5
+    mask = torch.zeros(2, 1, 1, 5)
+    mask[1, ..., 3:] = torch.finfo(torch.float32).min
+    ffn = FeedForwardGroup(8, [4, 4, 4], torch.nn.functional.gelu, 0.0).eval()
+    heads = HeadGroup(8, [2, 2, 2], [2, 2, 2], scale, 0.0, 0.0).eval()
+
+    def part(x: torch.Tensor, i: int) -> torch.Tensor:
+        s = slice(4 * i, 4 * i + 4)
+        return torch.nn.functional.gelu(x @ ffn.up.weight[s].T + ffn.up.bias[s]) @ ffn.down.weight[:, s].T
+
+    def head(x: torch.Tensor, i: int) -> torch.Tensor:
+        s = slice(2 * i, 2 * i + 2)
+        q, k, v = ((x @ m.weight[s].T + m.bias[s]) for m in (heads.query, heads.key, heads.value))
+        return torch.softmax(q @ k.transpose(1, 2) * scale + mask[:, 0], dim=-1) @ v @ heads.output.weight[:, s].T
+
+    def links(values: list[float]) -> torch.Tensor:
+        return torch.tensor(values).requires_grad_(trained)
+
+    with torch.no_grad() if not trained else torch.enable_grad():
+        layer = x + part(x, 0) + part(x, 1)  # [2, 1]: two parts side by side, then one on their output
+        torch.testing.assert_close(ffn(x, links([0.0, 1.0])), layer + part(layer, 2) + ffn.down.bias)
+        layer = x + head(x, 0)  # [1, 2]: one head, then two on its output
+        torch.testing.assert_close(heads(x, mask, links([1.0, 0.0])),
+                                   layer + head(layer, 1) + head(layer, 2) + heads.output.bias)
+        wide = x + sum(head(x, i) for i in range(3)) + heads.output.bias  # all horizontal: one layer
+        torch.testing.assert_close(heads(x, mask, links([0.0, 0.0])), wide)
 
 
 def test_a_card_extracts_to_a_smaller_model_computing_the_same(space, tmp_path: Path) -> None:
@@ -200,6 +234,38 @@ def test_the_profile_prices_every_kind_and_refuses_another_device(space, tmp_pat
         moved.gate_costs(torch.device("cpu"))
 
 
+#: a λ at which 12 steps on the tiny base drop components
+LARGE_LAMBDA = {"do": 50, "sdo": 50}
+
+
+def test_the_profile_command_prints_a_profile_a_search_uses_and_another_device_is_refused_before_storing(
+        cli, tmp_path: Path) -> None:
+    base = f"base={shared_eftnas_build()}"
+    profiled = cli("composition", "profile", "--space-opt", base, "--seq-lens", "8,16", "--batch", "2",
+                   "--repeats", "2", "--threads", "1", "--out", "p.json")
+    assert profiled.returncode == 0, profiled.stderr
+    assert "attention head" in profiled.stdout and "L=16" in profiled.stdout and "profile=p.json" in profiled.stdout
+    used = cli("run", "--space", "composition", "--space-opt", base, "--space-opt", "profile=p.json", "--strategy",
+               "do", "--strategy-opt", "steps=2", "--benchmark", "supernet", "--benchmark-opt", "threads=1",
+               "--budget", "1", "--store", "r.sqlite")
+    assert used.returncode == 0, used.stderr
+    with Store.open(tmp_path / "r.sqlite", create=False) as store:
+        before = [(c.cell_id, [t.metrics for t in store.trials(c.cell_id)]) for c in store.cells()]
+    profile = json.loads((tmp_path / "p.json").read_text())
+    (tmp_path / "q.json").write_text(json.dumps({**profile, "processor": "Another CPU (cpu)"}))
+    refused = cli("run", "--space", "composition", "--space-opt", base, "--space-opt", "profile=q.json", "--strategy",
+                  "sdo", "--strategy-opt", "steps=2", "--benchmark", "supernet", "--benchmark-opt", "threads=1",
+                  "--budget", "1", "--store", "r.sqlite")
+    assert refused.returncode == 2 and "measured on Another CPU" in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+    with Store.open(tmp_path / "r.sqlite", create=False) as store:  # nothing stored, nothing lost
+        assert [(c.cell_id, [t.metrics for t in store.trials(c.cell_id)]) for c in store.cells()] == before
+    assert len(list((tmp_path / "r.files" / "strategies").iterdir())) == 1
+    for bad, message in (("8,x", "whole numbers"), ("0", "at least 1")):
+        result = cli("composition", "profile", "--space-opt", base, "--seq-lens", bad)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
 def _run(cli, tmp_path: Path, strategy: str, *opts: str, budget: int = 1, store: str = "r.sqlite"):  # type: ignore[no-untyped-def]
     args = ["run", "--space", "composition", "--space-opt", f"base={shared_eftnas_build()}", "--strategy", strategy,
             "--benchmark", "supernet", "--benchmark-opt", "threads=1", "--budget", str(budget),
@@ -210,7 +276,8 @@ def _run(cli, tmp_path: Path, strategy: str, *opts: str, budget: int = 1, store:
 
 
 @pytest.mark.parametrize("strategy", ["do", "sdo"])
-def test_one_shot_search_trains_selects_and_is_scored_with_its_weights(cli, tmp_path: Path, strategy: str) -> None:
+def test_one_shot_search_trains_selects_and_is_scored_with_its_weights(cli, tmp_path: Path, capsys,  # type: ignore[no-untyped-def]
+                                                                      strategy: str) -> None:
     result = _run(cli, tmp_path, strategy, "steps=12", "checkpoint_every=4", "lam=3", "lr_arch=0.5", budget=3)
     assert result.returncode == 0, result.stderr
     store = Store.open(tmp_path / "r.sqlite", create=False)
@@ -226,6 +293,11 @@ def test_one_shot_search_trains_selects_and_is_scored_with_its_weights(cli, tmp_
                       f"base={shared_eftnas_build()}", "--out", str(tmp_path / "x"), "--benchmark-opt", "threads=1",
                       "--json"])
     assert extracted == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["card"] == rows[0].card and report["agree"], report  # the saved model scores as the card did
+    assert report["extracted"]["accuracy"] == rows[0].metrics["accuracy"]
+    assert report["params"] == rows[0].metrics["params"]
+    assert min(report["speedup"], report["speedup_against_transformers"], report["transformers_latency_ms"]) > 0
 
 
 def test_a_killed_one_shot_search_resumes_to_the_same_card(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -269,6 +341,27 @@ def _weights(tmp_path: Path, store: str) -> dict[str, torch.Tensor]:
 def _selected(tmp_path: Path, store: str) -> dict:  # type: ignore[type-arg]
     folder = next((tmp_path / f"{store}.files" / "strategies").iterdir())
     return json.loads((folder / "selected.json").read_text())
+
+
+def _kept(card: dict) -> int:  # type: ignore[type-arg]
+    """How many components (selection parameters at 1) a card keeps."""
+    cls = get_space("composition")
+    space = cls(cls.make_options({"base": str(shared_eftnas_build())}))
+    bits = np.asarray(space.to_decisions(space.arch(card)))
+    return int(bits[~space.layout.connections].sum())
+
+
+@pytest.mark.parametrize("strategy, options", [("do", ["lr_arch=0.5"]), ("sdo", []), ("sdo", ["estimator=paper"])])
+def test_a_larger_lambda_selects_a_cheaper_card(cli, tmp_path: Path, strategy: str, options: list[str]) -> None:
+    """The cost term does its work: λ = 0 keeps (nearly) the base, a large λ drops components."""
+    kept = {}
+    for lam in ("0", "LARGE"):
+        result = _run(cli, tmp_path, strategy, "steps=12", f"lam={LARGE_LAMBDA[strategy] if lam == 'LARGE' else 0}",
+                      *options, store=f"{lam}.sqlite")
+        assert result.returncode == 0, result.stderr
+        (folder,) = (tmp_path / f"{lam}.files" / "strategies").iterdir()
+        kept[lam] = _kept(json.loads((folder / "selected.json").read_text())["card"])
+    assert kept["LARGE"] < kept["0"] - 2, kept
 
 
 @pytest.mark.parametrize("strategy", ["do", "sdo"])
@@ -385,9 +478,10 @@ def test_bad_nu_and_explore_and_incompatible_setups_are_refused(cli, tmp_path: P
 
 
 def test_parts_that_do_not_divide_and_bases_that_are_not_bert_are_refused(cli, tmp_path: Path) -> None:
-    result = cli("space", "info", "composition", "--space-opt", f"base={shared_eftnas_build()}",
-                 "--space-opt", "parts_ffn=5")
-    assert result.returncode == 2 and "parts_ffn=5 does not divide" in result.stderr
+    for option in ("parts_ffn=5", "parts_qk=5", "parts_value=3"):
+        result = cli("space", "info", "composition", "--space-opt", f"base={shared_eftnas_build()}",
+                     "--space-opt", option)
+        assert result.returncode == 2 and f"{option} does not divide" in result.stderr, result.stderr
     other = tmp_path / "other"
     shutil.copytree(shared_eftnas_build(), other, ignore=shutil.ignore_patterns("*.safetensors"))
     shutil.copyfile(shared_eftnas_build() / "teacher.safetensors", other / "teacher.safetensors")
@@ -403,25 +497,29 @@ def test_parts_that_do_not_divide_and_bases_that_are_not_bert_are_refused(cli, t
 
 
 def test_one_shot_and_black_box_searches_share_a_sweep_and_a_leaderboard(cli, tmp_path: Path) -> None:
-    """do beside rs on one simulated clock: the training is charged to do's first query, and the
-    leaderboard opens the space again for the Pareto view of accuracy against latency."""
+    """do and sdo beside rs and NSGA-II on one simulated clock: the training is charged to each one-shot
+    search's first query, and the leaderboard opens the space again for the Pareto view of accuracy
+    against latency."""
     store = tmp_path / "sweep.sqlite"
     swept = cli("sweep", "--space", "composition", "--space-opt", f"base={shared_eftnas_build()}", "--benchmark",
                 "supernet", "--benchmark-opt", "threads=1", "--benchmark-opt", "subsample=20", "--strategies",
-                "do(steps=4,lam=3),rs,nsga2(against=latency_ms)", "--seeds", "1", "--budget-seconds", "3",
-                "--workers", "1", "--store", str(store))
+                "do(steps=4,lam=3),sdo(steps=4,lam=3),rs,nsga2(against=latency_ms)", "--seeds", "1",
+                "--budget-seconds", "3", "--workers", "1", "--store", str(store))
     assert swept.returncode == 0, swept.stderr
     with Store.open(store, create=False) as opened:
         runs = {c.key["strategy"]["name"]: opened.trials(c.cell_id) for c in opened.cells()}
-    assert runs["do"][0].reported_seconds > 0 and runs["do"][0].sim_start >= runs["do"][0].reported_seconds
+    for one_shot in ("do", "sdo"):
+        first = runs[one_shot][0]
+        assert first.reported_seconds > 0 and first.sim_start >= first.reported_seconds
     published = cli("leaderboard", "publish", str(store), "--out", str(tmp_path / "site"))
     assert published.returncode == 0, published.stderr
     page = (tmp_path / "site" / "leaderboard.md").read_text()
-    assert "| do " in page and "| rs " in page and "hypervolume" in page and "not available here" not in page
+    assert all(f"| {name} " in page for name in ("do", "sdo", "rs", "nsga2"))
+    assert "hypervolume" in page and "not available here" not in page
     (table,) = read_tables(store)  # do comes first but names no objectives; nsga2's are the view's
     assert [m.name for m in table.pareto_objectives] == ["accuracy", "latency_ms"]
-    assert {row.name: shows_front(row) for row in table.rows()} == {"do(lam=3.0, steps=4)": True, "rs": False,
-                                                                     "nsga2(against=latency_ms)": True}
+    assert {row.name: shows_front(row) for row in table.rows()} == {
+        "do(lam=3.0, steps=4)": True, "sdo(lam=3.0, steps=4)": True, "rs": False, "nsga2(against=latency_ms)": True}
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@
 # Without searches: DO and SDO at three values of lambda each. $STEPS (300) training steps of 32
 # rows; $OPTIONS (space-separated OPT=VALUE) go to every search.
 # A run is named STRATEGY-lamLAMBDA, so OUT holds one setting of each strategy and lambda.
+# REEXTRACT=1 extracts and times finished runs again (e.g. after a change to extraction).
 set -euo pipefail
 base=$1 out=$2
 shift 2
@@ -15,7 +16,7 @@ specs=("$@")
 for spec in "${specs[@]}"; do
   IFS=: read -r strategy lam extra <<< "$spec"
   name="$strategy-lam$lam"
-  [ -f "$out/$name.json" ] && continue
+  [ -f "$out/$name.json" ] && [ -z "${REEXTRACT:-}" ] && continue
   if [ ! -s "$out/$name.run.json" ]; then
     opts=(--strategy-opt lam="$lam" --strategy-opt steps="${STEPS:-300}")
     for option in ${OPTIONS:-} ${extra//,/ }; do opts+=(--strategy-opt "$option"); done
@@ -25,6 +26,8 @@ for spec in "${specs[@]}"; do
       --store "$out/$name.sqlite" --json > "$out/$name.run.json.part" 2>> "$out/$name.log"
     mv "$out/$name.run.json.part" "$out/$name.run.json"
   fi
+  rm -rf "$out/$name.files/extracted"
   nasbench-txf composition extract --run "$out/$name.sqlite" --space-opt base="$base" \
-    --benchmark-opt threads=2 --out "$out/$name.files/extracted" --json > "$out/$name.json" 2>> "$out/$name.log"
+    --benchmark-opt threads=2 --out "$out/$name.files/extracted" --json > "$out/$name.json.part" 2>> "$out/$name.log"
+  mv "$out/$name.json.part" "$out/$name.json"
 done

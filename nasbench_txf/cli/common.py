@@ -56,7 +56,8 @@ def empty_out(out: Path) -> None:
 def latencies(bench: Any, models: dict[str, Any]) -> dict[str, Any]:
     """Median inference latency of each model on the same batch, sequence length, threads and
     device (the supernet benchmark's), measured in turns so that a slower moment of the machine
-    falls on both; and how many times faster the extracted model is than the base."""
+    falls on all; and how many times faster the extracted model is than the base (and than any
+    further reference model, reported under its name)."""
     from nasbench_txf.core.threads import torch_threads
     from nasbench_txf.training.loop import latency_ms
 
@@ -68,7 +69,10 @@ def latencies(bench: Any, models: dict[str, Any]) -> dict[str, Any]:
                 timings[name].append(latency_ms(model.to(context.device), context.options.max_len, o.latency_batch,
                                                 context.device))
     median = {name: sorted(values)[len(values) // 2] for name, values in timings.items()}
+    references = {key: value for name in models if name not in ("extracted", "base") for key, value in (
+        (f"{name}_latency_ms", round(median[name], 3)),
+        (f"speedup_against_{name}", round(median[name] / median["extracted"], 3)))}
     return {"latency_ms": round(median["extracted"], 3), "base_latency_ms": round(median["base"], 3),
-            "speedup": round(median["base"] / median["extracted"], 3),
+            "speedup": round(median["base"] / median["extracted"], 3), **references,
             "latency_on": {"batch": o.latency_batch, "seq_len": context.options.max_len,
                            "threads": o.threads or "torch default", "device": context.device.type}}

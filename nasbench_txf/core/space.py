@@ -283,6 +283,11 @@ class RelaxedSupernet(Protocol):
         """``c_i`` of every parameter on ``device`` (a profile of another device is refused)."""
         ...
 
+    def check_costs(self, device: torch.device) -> None:
+        """Refuse now, measuring nothing, costs that :meth:`gate_costs` would refuse on ``device``,
+        so that a search that cannot start is refused before anything is stored."""
+        ...
+
     def set_gates(self, supernet: torch.nn.Module, gates: torch.Tensor) -> None:
         """Make ``supernet`` compute the network of these (real-valued, differentiable) parameters."""
         ...

@@ -118,6 +118,8 @@ def open_cell(spec: CellSpec) -> Cell:
     search_space = benchmark.search_space()
     if reason := incompatibility(strategy_cls, search_space, encoding_cls, benchmark):
         raise IncompatibleError(reason)
+    if strategy_cls.requires.relaxes:  # e.g. a component profile measured on another device
+        search_space.check_costs(benchmark.training_context().device)  # type: ignore[attr-defined]
     encoding = None
     if encoding_cls is not None:
         encoding = encoding_cls(search_space, encoding_options)

@@ -279,20 +279,29 @@ class CompositionSpace(Space):
         """``c_i`` of every architecture parameter on ``device``: from the ``profile`` option's
         file (refused when measured elsewhere), else from a profile measured here once and cached."""
         if self.options.profile:
-            path = Path(self.options.profile).expanduser()
-            profile = read_profile(path)
-            check_profile(profile, self.layout, self.base.key, device, str(path))
-            return gate_costs(profile, self.layout)
+            return gate_costs(self._given_profile(device), self.layout)
         settings = Settings(seq_lens=tuple(sorted({32, 64, self.base.seq_len})))
         profile = self.measured_profile(device, settings)
         return gate_costs(profile, self.layout)
 
+    def check_costs(self, device: torch.device) -> None:
+        """A ``profile`` option's file is read and checked against ``device`` now (nothing is measured)."""
+        if self.options.profile:
+            self._given_profile(device)
+
+    def _given_profile(self, device: torch.device) -> dict[str, Any]:
+        path = Path(self.options.profile).expanduser()
+        profile = read_profile(path)
+        check_profile(profile, self.layout, self.base.key, device, str(path))
+        return profile
+
     def measured_profile(self, device: torch.device, settings: Settings) -> dict[str, Any]:
-        """A profile of the base on ``device`` (cached per base, parts, processor and settings)."""
+        """A profile of the base on ``device`` (cached per base, parts, processor, threads and settings)."""
         p = self.layout.parts
         base = {"name": self.name, "options": {"parts_ffn": p.ffn, "parts_qk": p.qk, "parts_value": p.value},
                 "base": self.base.key}  # not the folder: a base that moved keeps its profile
-        ident = json.dumps([base, processor(device), settings.__dict__], sort_keys=True, default=list)
+        threads = settings.threads or torch.get_num_threads()  # costs shift with the threads a search runs on
+        ident = json.dumps([base, processor(device), threads, settings.__dict__], sort_keys=True, default=list)
         path = cache_root() / "composition-profiles" / f"{hashlib.sha256(ident.encode()).hexdigest()[:20]}.json"
         if path.is_file():
             return read_profile(path)
