@@ -26,7 +26,13 @@ pytest.importorskip("transformers")
 
 from nasbench_txf.spaces.composition.extraction import load_composed, save_composed
 from nasbench_txf.spaces.composition.layout import Layout, Parts, Shape
-from nasbench_txf.spaces.composition.network import FeedForwardGroup, HeadGroup, _compose, from_bert
+from nasbench_txf.spaces.composition.network import (
+    FeedForwardGroup,
+    GatedLayerNorm,
+    HeadGroup,
+    _compose,
+    from_bert,
+)
 from nasbench_txf.spaces.composition.profile import Settings, check_profile, format_profile, measure, read_profile
 from nasbench_txf.spaces.eftnas.base import tiny_bert
 
@@ -107,6 +113,17 @@ def test_vertical_connections_stack_real_heads_and_feed_forward_parts(trained: b
                                    layer + head(layer, 1) + head(layer, 2) + heads.output.bias)
         wide = x + sum(head(x, i) for i in range(3)) + heads.output.bias  # all horizontal: one layer
         torch.testing.assert_close(heads(x, mask, links([0.0, 0.0])), wide)
+
+
+@pytest.mark.parametrize("mean", [1.0, 0.0, 0.6])
+def test_a_fixed_layer_norm_runs_fused_kernels_computing_the_gated_formula(mean: float) -> None:
+    """Without a gate the norm takes torch's fused kernels; they compute what the gated formula does."""
+    torch.manual_seed(0)
+    norm = GatedLayerNorm(16, 1e-12)
+    with torch.no_grad():
+        norm.weight.normal_(), norm.bias.normal_(), norm.mean_scale.fill_(mean)
+    x = 3 * torch.randn(2, 5, 16) + 1
+    torch.testing.assert_close(norm(x), norm(x, torch.tensor(1.0)), rtol=1e-5, atol=1e-5)
 
 
 def test_a_card_extracts_to_a_smaller_model_computing_the_same(space, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ specs=("$@")
 for spec in "${specs[@]}"; do
   IFS=: read -r strategy lam extra <<< "$spec"
   name="$strategy-lam$lam"
-  [ -f "$out/$name.json" ] && [ -z "${REEXTRACT:-}" ] && continue
+  [ -f "$out/$name.json" ] && [ "${REEXTRACT:-0}" != 1 ] && continue
   if [ ! -s "$out/$name.run.json" ]; then
     opts=(--strategy-opt lam="$lam" --strategy-opt steps="${STEPS:-300}")
     for option in ${OPTIONS:-} ${extra//,/ }; do opts+=(--strategy-opt "$option"); done
@@ -26,7 +26,7 @@ for spec in "${specs[@]}"; do
       --store "$out/$name.sqlite" --json > "$out/$name.run.json.part" 2>> "$out/$name.log"
     mv "$out/$name.run.json.part" "$out/$name.run.json"
   fi
-  rm -rf "$out/$name.files/extracted"
+  rm -rf "$out/$name.files/extracted" "$out/$name.json"  # a failed extraction leaves the run not extracted
   nasbench-txf composition extract --run "$out/$name.sqlite" --space-opt base="$base" \
     --benchmark-opt threads=2 --out "$out/$name.files/extracted" --json > "$out/$name.json.part" 2>> "$out/$name.log"
   mv "$out/$name.json.part" "$out/$name.json"

@@ -265,6 +265,18 @@ class SuperNetwork(Protocol):
 
 
 @runtime_checkable
+class ChecksCosts(Protocol):
+    """A :class:`RelaxedSupernet` that can tell, measuring nothing, that its costs would be refused
+    on a device (e.g. a profile given from another one), so that the runner refuses the search
+    before anything is stored rather than at its first step."""
+
+    def check_costs(self, device: torch.device) -> None:
+        """A :class:`~nasbench_txf.core.errors.UserError` if :meth:`RelaxedSupernet.gate_costs`
+        would refuse ``device``."""
+        ...
+
+
+@runtime_checkable
 class RelaxedSupernet(Protocol):
     """A super-network whose cards are binary architecture parameters (the decision vector) that a
     one-shot search relaxes while it trains the network [COMPOSE20 §4]: to real values (direct
@@ -283,10 +295,6 @@ class RelaxedSupernet(Protocol):
         """``c_i`` of every parameter on ``device`` (a profile of another device is refused)."""
         ...
 
-    def check_costs(self, device: torch.device) -> None:
-        """Refuse now, measuring nothing, costs that :meth:`gate_costs` would refuse on ``device``,
-        so that a search that cannot start is refused before anything is stored."""
-        ...
 
     def set_gates(self, supernet: torch.nn.Module, gates: torch.Tensor) -> None:
         """Make ``supernet`` compute the network of these (real-valued, differentiable) parameters."""

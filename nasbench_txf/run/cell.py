@@ -13,7 +13,7 @@ from nasbench_txf.core.encoding import Encoding
 from nasbench_txf.core.errors import IncompatibleError, UserError
 from nasbench_txf.core.options import options_dict
 from nasbench_txf.core.registry import get_encoding, get_strategy, open_benchmark, registry
-from nasbench_txf.core.space import RelaxedSupernet, Space, SuperNetwork
+from nasbench_txf.core.space import ChecksCosts, RelaxedSupernet, Space, SuperNetwork
 from nasbench_txf.core.strategy import Strategy
 from nasbench_txf.run.simulation import Simulation
 
@@ -118,7 +118,7 @@ def open_cell(spec: CellSpec) -> Cell:
     search_space = benchmark.search_space()
     if reason := incompatibility(strategy_cls, search_space, encoding_cls, benchmark):
         raise IncompatibleError(reason)
-    if strategy_cls.requires.relaxes:  # e.g. a component profile measured on another device
+    if strategy_cls.requires.relaxes and isinstance(search_space, ChecksCosts):  # e.g. a profile of another device
         search_space.check_costs(benchmark.training_context().device)  # type: ignore[attr-defined]
     encoding = None
     if encoding_cls is not None:
