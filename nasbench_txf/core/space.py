@@ -295,7 +295,6 @@ class RelaxedSupernet(Protocol):
         """``c_i`` of every parameter on ``device`` (a profile of another device is refused)."""
         ...
 
-
     def set_gates(self, supernet: torch.nn.Module, gates: torch.Tensor) -> None:
         """Make ``supernet`` compute the network of these (real-valued, differentiable) parameters."""
         ...

@@ -119,7 +119,7 @@ def open_cell(spec: CellSpec) -> Cell:
     if reason := incompatibility(strategy_cls, search_space, encoding_cls, benchmark):
         raise IncompatibleError(reason)
     if strategy_cls.requires.relaxes and isinstance(search_space, ChecksCosts):  # e.g. a profile of another device
-        search_space.check_costs(benchmark.training_context().device)  # type: ignore[attr-defined]
+        search_space.check_costs(benchmark.training_context().device)
     encoding = None
     if encoding_cls is not None:
         encoding = encoding_cls(search_space, encoding_options)
