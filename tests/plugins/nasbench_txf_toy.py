@@ -75,9 +75,9 @@ class ToyOneShot(Strategy):
             time.sleep(self.options.step_delay)
             weights, step = weights + 1, step + 1
             self.spent += self.options.step_seconds
-            with (self.folder.parent / "trained-steps.log").open("a") as log:
-                log.write(f"{self.folder.name} {step}\n")
             save_checkpoint(self.folder, {"w": weights}, {"step": step, "spent": self.spent})
+            with (self.folder.parent / "trained-steps.log").open("a") as log:  # a logged step is checkpointed
+                log.write(f"{self.folder.name} {step}\n")
         return weights
 
     def ask(self, n: int = 1) -> list[Arch]:
