@@ -12,11 +12,12 @@ from pathlib import Path
 from nasbench_txf.run.store import Store
 
 folder = Path(sys.argv[1])
-reports = sorted((p for p in folder.glob("*-lam*.json") if not p.name.endswith(".run.json")),
-                 key=lambda p: (p.stem.split("-")[0], float(p.stem.split("lam")[1])))
-first = json.loads(reports[0].read_text()) if reports else None
+paths = sorted((p for p in folder.glob("*-lam*.json") if not p.name.endswith(".run.json")),
+               key=lambda p: (p.stem.split("-")[0], float(p.stem.split("lam")[1])))
+reports = {path: json.loads(path.read_text()) for path in paths}
+first = next(iter(reports.values()), None)
 # reports of extract since the transformers base is timed too: the speed-up against it as well
-against = bool(first) and all("speedup_against_transformers" in json.loads(p.read_text()) for p in reports)
+against = bool(reports) and all("speedup_against_transformers" in r for r in reports.values())
 print("| search | λ | dev accuracy | Δ vs base | speed-up |" + (" vs transformers |" if against else "")
       + " parameters | MACs | dropped or changed | training |")
 print("|---|---|---|---|---|" + ("---|" if against else "") + "---|---|---|---|")
@@ -25,8 +26,7 @@ if first:
     reference = f" 1.00× ({first['transformers_latency_ms']:.1f} ms) |" if against else ""
     print(f"| the fine-tuned base | – | {100 * base:.2f}% | – | 1.00× ({first['base_latency_ms']:.1f} ms) |"
           f"{reference} {first['base_params'] / 1e6:.2f} M | 100% | – | – |")
-for path in reports:
-    r = json.loads(path.read_text())
+for path, r in reports.items():
     strategy, lam = path.stem.split("-lam")
     with Store.open(folder / f"{path.stem}.sqlite", create=False) as store:
         (cell,) = store.cells()

@@ -69,10 +69,11 @@ def latencies(bench: Any, models: dict[str, Any]) -> dict[str, Any]:
                 timings[name].append(latency_ms(model.to(context.device), context.options.max_len, o.latency_batch,
                                                 context.device))
     median = {name: sorted(values)[len(values) // 2] for name, values in timings.items()}
-    references = {key: value for name in models if name not in ("extracted", "base") for key, value in (
-        (f"{name}_latency_ms", round(median[name], 3)),
-        (f"speedup_against_{name}", round(median[name] / median["extracted"], 3)))}
-    return {"latency_ms": round(median["extracted"], 3), "base_latency_ms": round(median["base"], 3),
-            "speedup": round(median["base"] / median["extracted"], 3), **references,
-            "latency_on": {"batch": o.latency_batch, "seq_len": context.options.max_len,
-                           "threads": o.threads or "torch default", "device": context.device.type}}
+    report = {"latency_ms": round(median["extracted"], 3), "base_latency_ms": round(median["base"], 3),
+              "speedup": round(median["base"] / median["extracted"], 3)}
+    for name in (n for n in models if n not in ("extracted", "base")):
+        report[f"{name}_latency_ms"] = round(median[name], 3)
+        report[f"speedup_against_{name}"] = round(median[name] / median["extracted"], 3)
+    report["latency_on"] = {"batch": o.latency_batch, "seq_len": context.options.max_len,
+                            "threads": o.threads or "torch default", "device": context.device.type}
+    return report
